@@ -1,0 +1,50 @@
+# How Web Servers Work: the course's commands. Run `make help` for the list.
+
+CHAPTER ?= 1
+# The two-digit folder of a chapter: chapters/01-blocking, solutions/01-blocking, ...
+SLUG = $(notdir $(firstword $(wildcard chapters/$(shell printf '%02d' $(CHAPTER))-*)))
+GRADER = go run ./grader
+GRADE_FLAGS ?=
+
+.PHONY: help grade solution hint watch test test-unit test-selfcheck vet docs slides bench clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+grade: ## grade your server for CHAPTER=N (chapters/NN-slug)
+	@$(GRADER) -chapter $(CHAPTER) $(GRADE_FLAGS)
+
+solution: ## grade the reference solution of CHAPTER=N
+	@$(GRADER) -chapter $(CHAPTER) -dir solutions/$(SLUG) $(GRADE_FLAGS)
+
+hint: ## show the hint for the first spec you have not passed in CHAPTER=N
+	@$(GRADER) -chapter $(CHAPTER) -hint
+
+watch: ## re-grade CHAPTER=N each time you save a file of it
+	@$(GRADER) -chapter $(CHAPTER) -watch $(GRADE_FLAGS)
+
+test: vet test-unit docs-check ## the repository's own checks (what CI runs)
+	@echo "make test: all checks passed"
+
+vet:
+	@test -z "$$(gofmt -l chapters solutions harness grader)" || { gofmt -l chapters solutions harness grader; echo "gofmt: the files above need formatting"; exit 1; }
+	go vet ./chapters/... ./solutions/... ./harness/... ./grader/...
+
+test-unit:
+	go test -race -count=1 -timeout 8m ./chapters/... ./solutions/... ./harness/... ./grader/...
+
+docs: ## refresh the code excerpts in the chapters from the real files
+	go run ./grader/cmd/docs
+
+docs-check:
+	go run ./grader/cmd/docs -check
+
+slides: ## serve the slides at http://127.0.0.1:3999/slides/
+	@echo "Open http://127.0.0.1:3999/slides/ (Ctrl-C to stop)"
+	go run golang.org/x/tools/cmd/present -http 127.0.0.1:3999 -content . -notes
+
+bench: ## measure: our load generator against wrk, and the servers side by side
+	bash bench/loadgen.sh
+
+clean: ## remove build and grading leftovers
+	rm -rf .grader

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"course/grader/spec"
+	"course/grader/specs"
+)
+
+func TestShowHint(t *testing.T) {
+	ch, err := specs.ForChapter(1)
+	require.NoError(t, err)
+	root := t.TempDir()
+	hint := func() (int, string) {
+		var b bytes.Buffer
+		code := showHint(&b, root, ch)
+		return code, b.String()
+	}
+
+	code, out := hint()
+	require.Equal(t, exitPass, code)
+	require.Contains(t, out, "You have not graded chapter 1 yet")
+	require.Contains(t, out, ch.Specs[0].Hint)
+
+	third := ch.Specs[2]
+	saveReport(root, &spec.Report{Chapter: 1, Score: 3, Total: 41, Results: []spec.Result{
+		{ID: ch.Specs[0].ID, Passed: true, Ran: true},
+		{ID: ch.Specs[1].ID, Passed: true, Ran: true},
+		{ID: third.ID, Passed: false, Ran: true},
+	}})
+	code, out = hint()
+	require.Equal(t, exitPass, code)
+	require.Contains(t, out, "at your last grade, 3/41")
+	require.Contains(t, out, third.ID+"  "+third.Title)
+	require.Contains(t, out, third.Hint)
+	require.Contains(t, out, spec.Expand(third.Repro, "127.0.0.1:8080"))
+
+	saveReport(root, &spec.Report{Chapter: 1, Score: 2, Total: 2, NextChapter: 2, Results: []spec.Result{
+		{ID: ch.Specs[0].ID, Passed: true, Ran: true},
+	}})
+	code, out = hint()
+	require.Equal(t, exitPass, code)
+	require.Contains(t, out, "Every spec of chapter 1 passed")
+
+	saveReport(root, &spec.Report{Chapter: 1, Output: "server.go:3: syntax error"})
+	code, out = hint()
+	require.Equal(t, exitFail, code)
+	require.Contains(t, out, "did not build")
+}

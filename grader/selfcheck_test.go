@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"course/grader/spec"
+	"course/grader/specs"
+	"course/harness"
+)
+
+// The self-checks grade the course's real servers: every solution gets full marks several runs in a row, every
+// starter compiles and fails, and every known-bad server fails the spec made to catch its flaw. A spec that no
+// server can fail would be a defect; these tests are where each spec shows that it can.
+//
+// They take a while (a full chapter run is about 10 s), so `go test -short` skips them.
+
+// solutionRuns is how many runs in a row a solution must pass: flakes are bugs.
+const solutionRuns = 3
+
+func gradeJSON(t *testing.T, args ...string) (int, *spec.Report) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"-json"}, args...), &stdout, &stderr)
+	var rep spec.Report
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep), "grader output: %s\nstderr: %s", stdout.String(), stderr.String())
+	return code, &rep
+}
+
+// describe lists the failures of a report, for a test's failure message.
+func describe(rep *spec.Report) string {
+	var b strings.Builder
+	for _, r := range rep.Results {
+		if !r.Passed {
+			fmt.Fprintf(&b, "%s %s: %s\n", r.ID, r.Title, r.Message)
+		}
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(&b, "problem: %s\n", p)
+	}
+	return b.String()
+}
+
+func TestSolutionsPass(t *testing.T) {
+	if testing.Short() {
+		t.Skip("grades real servers")
+	}
+	root := repoRootT(t)
+	for _, n := range specs.Numbers() {
+		ch, err := specs.ForChapter(n)
+		require.NoError(t, err)
+		dir := filepath.Join("solutions", ch.Slug)
+		if _, err := os.Stat(filepath.Join(root, dir)); err != nil {
+			t.Errorf("chapter %d has specs but no solution in %s", n, dir)
+			continue
+		}
+		t.Run(ch.Slug, func(t *testing.T) {
+			code, rep := gradeJSON(t, "-chapter", fmt.Sprint(n), "-dir", filepath.Join(root, dir), "-count", fmt.Sprint(solutionRuns))
+			require.Equal(t, 0, code, "the solution must pass every spec, %d runs in a row; run %d failed:\n%s", solutionRuns, rep.Run, describe(rep))
+			require.Equal(t, solutionRuns, rep.Run)
+			require.Equal(t, rep.Total, rep.Score)
+			require.NotNil(t, rep.Shutdown)
+			require.True(t, rep.Shutdown.Graceful, "the solution must stop on SIGTERM: %+v", rep.Shutdown)
+		})
+	}
+}
+
+func TestStartersFail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("grades real servers")
+	}
+	root := repoRootT(t)
+	for _, n := range specs.Numbers() {
+		ch, err := specs.ForChapter(n)
+		require.NoError(t, err)
+		t.Run(ch.Slug, func(t *testing.T) {
+			code, rep := gradeJSON(t, "-chapter", fmt.Sprint(n), "-dir", filepath.Join(root, "chapters", ch.Slug))
+			require.Equal(t, 1, code, "the starter must build and fail (exit 1), not pass or fail to build:\n%s", rep.Output)
+			require.Empty(t, rep.Output, "the starter must compile")
+			require.Less(t, rep.Score, rep.Total)
+		})
+	}
+}
+
+// badFlaws maps each flaw of the known-bad server (grader/fixtures/badserver) to the ids of the specs made to
+// catch it.
+var badFlaws = map[string][]string{
+	"ignore-content-length":    {"1.4"},
+	"keep-after-close":         {"1.8"},
+	"no-keep-alive":            {"1.7"},
+	"no-header-timeout":        {"1.22"},
+	"per-read-timeout":         {"1.22"},
+	"no-idle-timeout":          {"1.21"},
+	"no-body-timeout":          {"1.23"},
+	"no-write-timeout":         {"1.24"},
+	"drop-pipelined":           {"1.6"},
+	"two-content-lengths":      {"1.20"},
+	"te-and-cl":                {"1.19"},
+	"die-on-bad-request":       {"1.13"},
+	"no-host-check":            {"1.3"},
+	"no-limits":                {"1.15", "1.16"},
+	"chunked-ignores-trailers": {"1.5"},
+	"head-with-body":           {"1.10"},
+	"multithread-true":         {"1.11"},
+	"no-500":                   {"1.12"},
+}
+
+// TestKnownBadServersFail grades the known-bad server with each flaw on spec 1.1 (which it must pass: the
+// server works) and on the specs made for the flaw (which must fail).
+func TestKnownBadServersFail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("grades real servers")
+	}
+	root := repoRootT(t)
+	bin := filepath.Join(t.TempDir(), "badserver")
+	require.NoError(t, harness.Build(context.Background(), filepath.Join(root, "grader", "fixtures", "badserver"), bin, false))
+
+	// Every flaw of the fixture is checked here, and every flaw here exists in the fixture.
+	out, err := exec.Command(bin, "-list").Output()
+	require.NoError(t, err)
+	var names []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		names = append(names, strings.Fields(line)[0])
+	}
+	require.ElementsMatch(t, names, keys(badFlaws), "badFlaws and `badserver -list` disagree")
+
+	for _, flaw := range names {
+		ids := badFlaws[flaw]
+		t.Run(flaw, func(t *testing.T) {
+			t.Parallel()
+			pattern := "1\\.1|" + strings.Join(quoteAll(ids), "|")
+			_, rep := gradeJSON(t, "-chapter", "1", "-cmd", bin+" -flaw "+flaw+" -addr {addr}", "-run", pattern)
+			got := map[string]bool{}
+			for _, r := range rep.Results {
+				got[r.ID] = r.Passed
+			}
+			require.True(t, got["1.1"], "with flaw %s the server must still pass 1.1:\n%s", flaw, describe(rep))
+			for _, id := range ids {
+				passed, ok := got[id]
+				require.True(t, ok, "spec %s did not run", id)
+				require.False(t, passed, "spec %s must fail on a server with flaw %s", id, flaw)
+			}
+		})
+	}
+}
+
+func keys(m map[string][]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func quoteAll(ids []string) []string {
+	var q []string
+	for _, id := range ids {
+		q = append(q, regexp.QuoteMeta(id))
+	}
+	return q
+}
+
+func repoRootT(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join(".."))
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(root, "go.work"))
+	require.NoError(t, err, "the tests run from grader/, below the repository root")
+	return root
+}

@@ -1,0 +1,111 @@
+package spec
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Report is the outcome of grading a chapter once.
+type Report struct {
+	Chapter int    `json:"chapter"`
+	Title   string `json:"title"`            // "blocking"
+	Target  string `json:"target,omitempty"` // what was graded: a folder or a command
+	Seed    int64  `json:"seed"`             // -seed for the same random bytes
+	Run     int    `json:"run,omitempty"`    // with -count: this run's number, from 1
+	Runs    int    `json:"runs,omitempty"`   // with -count: how many runs were asked for
+
+	Results []Result `json:"results"`
+	Score   int      `json:"score"` // points of the passing specs
+	Total   int      `json:"total"` // points of all the specs
+
+	// Shutdown is how the chapter's server stopped at the end of the run, if one was running.
+	Shutdown *Shutdown `json:"shutdown,omitempty"`
+	// Problems are failures that belong to no spec: the build failed, the server did not start, processes
+	// were left behind. Any problem fails the run.
+	Problems []string `json:"problems,omitempty"`
+	// Stopped says why the run ended before its last spec, when it did: the -timeout ran out, or an
+	// interrupt.
+	Stopped string `json:"stopped,omitempty"`
+	// Output is the compiler's output when the build failed.
+	Output string `json:"output,omitempty"`
+	// Start is a command that starts the server by hand with the chapter's flags, "{addr}" for the
+	// address, so that a person can try the repro lines.
+	Start string `json:"start,omitempty"`
+	// NextChapter is the chapter that follows, 0 for the last.
+	NextChapter int `json:"next_chapter,omitempty"`
+
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Result is the outcome of one spec.
+type Result struct {
+	ID       string        `json:"id"`
+	Title    string        `json:"title"`
+	Points   int           `json:"points"`
+	Passed   bool          `json:"passed"`
+	Ran      bool          `json:"ran"` // false when the spec could not run: no server, or no time left
+	Duration time.Duration `json:"duration_ns"`
+	// Message says what failed, one failure a line (a line may hold a diff).
+	Message string   `json:"message,omitempty"`
+	Details Details  `json:"details,omitzero"`
+	Notes   []string `json:"notes,omitempty"` // shown whether the spec passed or not
+	Logs    []string `json:"logs,omitempty"`  // shown with -v and under a failure
+	// Transcripts are the bytes exchanged on each connection of the check; kept with -v or on failure.
+	Transcripts []string `json:"transcripts,omitempty"`
+	// Server says that the server exited during or right after this spec, with its status and last output.
+	Server string   `json:"server,omitempty"`
+	Addr   string   `json:"addr,omitempty"`  // the server's address during the spec
+	Flags  []string `json:"flags,omitempty"` // the spec's extra server flags (Spec.Flags)
+	Why    string   `json:"why,omitempty"`
+	Hint   string   `json:"hint,omitempty"`
+	Repro  string   `json:"repro,omitempty"` // with the real address filled in
+}
+
+// Shutdown is how a server stopped.
+type Shutdown struct {
+	Graceful bool          `json:"graceful"` // it exited on SIGTERM, within the grace period
+	After    time.Duration `json:"after_ns"` // from SIGTERM to its exit
+	Status   string        `json:"status"`   // "exit status 0", "signal: killed"
+	// Leftovers are the processes of the server still running after it stopped, which were killed:
+	// "pid 1234 (sleep 100)".
+	Leftovers []string `json:"leftovers,omitempty"`
+}
+
+// Details is the exchange in view when a spec failed. In JSON, bytes that are not UTF-8 show as U+FFFD.
+type Details struct {
+	Sent     string `json:"sent,omitempty"`
+	Got      string `json:"got,omitempty"`
+	Expected string `json:"expected,omitempty"`
+	Diff     string `json:"diff,omitempty"` // go-cmp, (-want +got)
+}
+
+// Passed reports whether every spec passed and nothing else went wrong.
+func (r *Report) Passed() bool {
+	if len(r.Problems) > 0 || len(r.Results) == 0 {
+		return false
+	}
+	for _, res := range r.Results {
+		if !res.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+// FirstFailure returns the first spec that failed, or nil.
+func (r *Report) FirstFailure() *Result {
+	for i := range r.Results {
+		if !r.Results[i].Passed {
+			return &r.Results[i]
+		}
+	}
+	return nil
+}
+
+// WriteJSON writes r to w as one indented JSON document.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
