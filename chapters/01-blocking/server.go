@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log"
 	"net"
-	"os"
 
 	"course/chapters/gateway"
 	"course/chapters/launch"
@@ -14,18 +13,11 @@ import (
 
 // serve listens on cfg.Addr and serves one connection at a time until ctx is cancelled.
 func serve(ctx context.Context, cfg *launch.Config, app gateway.App) error {
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, srv, err := launch.Listen(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	log.Printf("blocking server listening on %s", ln.Addr())
-	// Closing the listener is how a blocked Accept learns that it is time to stop.
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	srv := gateway.Server{Name: "127.0.0.1", Port: port, Errors: os.Stderr}
 
 	// TODO: the accept loop. Accept a connection, serve it with serveConn, and go back for the next one.
 	// When Accept fails because ctx was cancelled (the listener was closed), return nil: that is a clean stop.

@@ -271,7 +271,7 @@ func (r *response) check(status string, headers []Header) error {
 		if hopByHop[strings.ToLower(h.Name)] {
 			return fmt.Errorf("start_response: %q is a hop-by-hop header, which only the server may send", h.Name)
 		}
-		if !validName(h.Name) || strings.ContainsAny(h.Value, "\r\n\x00") {
+		if !IsToken(h.Name) || strings.ContainsAny(h.Value, "\r\n\x00") {
 			return fmt.Errorf("start_response: bad header %q: %q", h.Name, h.Value)
 		}
 		switch strings.ToLower(h.Name) {
@@ -289,8 +289,8 @@ func (r *response) check(status string, headers []Header) error {
 	return nil
 }
 
-// validName reports whether s is a header field name: a token of RFC 9110 section 5.6.2.
-func validName(s string) bool {
+// IsToken reports whether s is a token of RFC 9110 section 5.6.2, as header field names and methods are.
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -129,7 +129,7 @@ func parseRequestLine(line string) (*gateway.Request, error) {
 	if !ok1 || !ok2 || strings.Contains(proto, " ") {
 		return nil, errorf(400, "malformed request line %q (want METHOD SP target SP HTTP/1.1)", clip(line))
 	}
-	if !isToken(method) {
+	if !gateway.IsToken(method) {
 		return nil, errorf(400, "bad method %q", clip(method))
 	}
 	if target == "" || !isVisible(target) {
@@ -195,7 +195,7 @@ func parseField(line []byte) (gateway.Header, error) {
 	if !ok {
 		return gateway.Header{}, errorf(400, "header line without a colon: %q", clip(string(line)))
 	}
-	if !isToken(string(name)) {
+	if !gateway.IsToken(string(name)) {
 		if n := len(name); n > 0 && (name[n-1] == ' ' || name[n-1] == '\t') {
 			return gateway.Header{}, errorf(400, "whitespace between the header name %q and the colon", clip(string(name)))
 		}
@@ -402,20 +402,6 @@ func (c *chunkedReader) fail(err error, what string) error {
 		return errorf(400, "connection closed before the %s", what)
 	}
 	return err
-}
-
-// isToken reports whether s is a token of RFC 9110 section 5.6.2.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // isVisible reports whether s is made of visible ASCII characters only.

@@ -1,16 +1,20 @@
-// Package launch is the common command line of the course's servers: the flags every chapter's server takes
-// (the grader passes them), and a main that stops the server on SIGTERM or Ctrl-C.
+// Package launch is what every chapter's server does the same way: the common flags (the grader passes them),
+// a main that runs the server with the test application and stops it on SIGTERM or Ctrl-C, and the listening
+// socket.
 package launch
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"course/chapters/app"
+	"course/chapters/gateway"
 	"course/chapters/http1"
 )
 
@@ -46,9 +50,13 @@ func Register(fs *flag.FlagSet) *Config {
 	return c
 }
 
-// Main parses the command line and calls run with a context that is cancelled on SIGTERM or SIGINT. It exits
-// with status 1 if run fails, and 0 when run returns after the signal.
-func Main(run func(ctx context.Context) error) {
+// Server is a chapter's server: it serves app with the configuration cfg until ctx is cancelled.
+type Server func(ctx context.Context, cfg *Config, app gateway.App) error
+
+// Main parses the command line (the common flags and any the chapter registered on flag.CommandLine) and
+// runs serve with the test application and a context that is cancelled on SIGTERM or SIGINT. It exits with
+// status 1 if serve fails, and 0 when serve returns after the signal.
+func Main(cfg *Config, serve Server) {
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "unexpected arguments: %q\n", flag.Args())
@@ -57,8 +65,20 @@ func Main(run func(ctx context.Context) error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx); err != nil {
+	if err := serve(ctx, cfg, app.New(app.Options{Worker: cfg.Worker})); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[0], err)
 		os.Exit(1)
 	}
+}
+
+// Listen opens a TCP listener on cfg.Addr, closed when ctx is cancelled (which is how a blocked Accept learns
+// that it is time to stop), and describes the server to the gateway.
+func Listen(ctx context.Context, cfg *Config) (net.Listener, gateway.Server, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, gateway.Server{}, err
+	}
+	context.AfterFunc(ctx, func() { ln.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return ln, gateway.Server{Name: "127.0.0.1", Port: port, Errors: os.Stderr}, nil
 }

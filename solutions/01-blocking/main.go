@@ -2,16 +2,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 
-	"course/chapters/app"
 	"course/chapters/launch"
 )
 
 func main() {
-	cfg := launch.Register(flag.CommandLine)
-	launch.Main(func(ctx context.Context) error {
-		return serve(ctx, cfg, app.New(app.Options{Worker: cfg.Worker}))
-	})
+	launch.Main(launch.Register(flag.CommandLine), serve)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"log"
 	"net"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -16,19 +15,11 @@ import (
 
 // serve listens on cfg.Addr and serves one connection at a time until ctx is cancelled.
 func serve(ctx context.Context, cfg *launch.Config, app gateway.App) error {
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, srv, err := launch.Listen(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	log.Printf("blocking server listening on %s", ln.Addr())
-	// Closing the listener is how a blocked Accept learns that it is time to stop.
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	srv := gateway.Server{Name: "127.0.0.1", Port: port, Errors: os.Stderr}
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
