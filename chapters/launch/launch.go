@@ -36,6 +36,19 @@ func (c *Config) Limits() http1.Limits {
 	return lim
 }
 
+// HTTP1 returns the connection server of chapter 1 with this configuration, serving app as described by gw.
+func (c *Config) HTTP1(gw gateway.Server, app gateway.App) *http1.Server {
+	return &http1.Server{
+		Limits:        c.Limits(),
+		HeaderTimeout: c.HeaderTimeout,
+		IdleTimeout:   c.IdleTimeout,
+		BodyTimeout:   c.BodyTimeout,
+		WriteTimeout:  c.WriteTimeout,
+		Gateway:       gw,
+		App:           app,
+	}
+}
+
 // Register adds the common flags to fs and returns the Config they fill in when fs is parsed. The defaults
 // are those of a server in production; the grader passes short timeouts so that grading is fast.
 func Register(fs *flag.FlagSet) *Config {

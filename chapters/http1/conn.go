@@ -1,0 +1,87 @@
+package http1
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"course/chapters/gateway"
+)
+
+// Server serves HTTP/1.x connections, one request after the other on each: the request loop of chapter 1,
+// with its deadlines, keep-alive and shutdown. How many connections it serves at once is up to its caller,
+// which is what the chapters differ in.
+type Server struct {
+	Limits        Limits
+	HeaderTimeout time.Duration // a client has this long to send a whole request head
+	IdleTimeout   time.Duration // a keep-alive connection may wait this long for its next request
+	BodyTimeout   time.Duration // reading a request body may take this long
+	WriteTimeout  time.Duration // writing a response may take this long, once the body is read
+
+	Gateway gateway.Server
+	App     gateway.App
+
+	// Answer answers one request, writing to bw, and reports whether the connection may carry another;
+	// closing is set when the server is shutting down. Nil means the package's Answer with App. A chapter
+	// that runs apps elsewhere (on a pool of workers, in another process) plugs itself in here.
+	Answer func(bw *bufio.Writer, req *gateway.Request, closing bool) bool
+}
+
+// ServeConn serves the requests of conn until the client closes it, a timeout expires, a request forces the
+// close, or ctx is cancelled; then it closes conn. A connection that waits for its next request when ctx is
+// cancelled is closed at once; a request in flight is answered first.
+func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	// On shutdown, wake a connection that waits for its next request instead of waiting out its idle time.
+	var idle atomic.Bool
+	stop := context.AfterFunc(ctx, func() {
+		if idle.Load() {
+			conn.SetReadDeadline(time.Now())
+		}
+	})
+	defer stop()
+
+	answer := s.Answer
+	if answer == nil {
+		answer = func(bw *bufio.Writer, req *gateway.Request, closing bool) bool {
+			return Answer(bw, req, s.Gateway, s.App, closing)
+		}
+	}
+	br := bufio.NewReader(conn)
+	bw := bufio.NewWriter(conn)
+	wait := s.HeaderTimeout // a new connection must start its request as quickly as it must finish its head
+	for {
+		// Wait for the first byte of the next request: the idle time of a keep-alive connection.
+		idle.Store(true)
+		conn.SetReadDeadline(time.Now().Add(wait))
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := br.Peek(1); err != nil {
+			return // closed by the client, idle too long, or shutting down
+		}
+		idle.Store(false)
+		// From the first byte on, the whole head must arrive before the header deadline: a deadline for
+		// the head, not for each read, or a client sending one byte a second would hold us forever.
+		conn.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		req, err := ReadRequest(br, s.Limits)
+		if err != nil {
+			if Refuse(bw, err) {
+				Linger(conn)
+			}
+			return
+		}
+		// The app reads the body, then the response is written: the write deadline comes after the body's.
+		conn.SetReadDeadline(time.Now().Add(s.BodyTimeout))
+		conn.SetWriteDeadline(time.Now().Add(s.BodyTimeout + s.WriteTimeout))
+		if !answer(bw, req, ctx.Err() != nil) {
+			if req.ContentLength != 0 {
+				Linger(conn) // the client may still be sending a body that was not read
+			}
+			return
+		}
+		wait = s.IdleTimeout
+	}
+}
