@@ -63,6 +63,27 @@ func Register(fs *flag.FlagSet) *Config {
 	return c
 }
 
+// PoolConfig is what a server with a pool of workers is told on its command line (chapter 2 on).
+type PoolConfig struct {
+	Workers         int           // application calls that run at once
+	Queue           int           // requests that may wait for a worker; beyond, 503
+	QueueTimeout    time.Duration // a request that waited longer is answered 503, not run
+	RequestTimeout  time.Duration // an application call that runs longer is answered 504
+	ShutdownTimeout time.Duration // on SIGTERM, requests in flight get this long to finish
+}
+
+// RegisterPool adds the flags of a server with a pool of workers to fs. The defaults are of the order of
+// those of waitress (4 threads), gunicorn's gthread worker and Apache's worker MPM, scaled to a small machine.
+func RegisterPool(fs *flag.FlagSet) *PoolConfig {
+	c := &PoolConfig{}
+	fs.IntVar(&c.Workers, "workers", 8, "application calls that run at once: the size of the worker pool")
+	fs.IntVar(&c.Queue, "queue", 32, "requests that may wait for a worker; beyond, the answer is 503")
+	fs.DurationVar(&c.QueueTimeout, "queue-timeout", 5*time.Second, "a request that waited longer for a worker is answered 503, not run")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "an application call that runs longer is answered 504")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, requests in flight get this long to finish")
+	return c
+}
+
 // Server is a chapter's server: it serves app with the configuration cfg until ctx is cancelled.
 type Server func(ctx context.Context, cfg *Config, app gateway.App) error
 

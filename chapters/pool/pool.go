@@ -1,0 +1,206 @@
+// Package pool runs jobs on a fixed number of workers fed by a bounded queue: the request queue of a threaded
+// server, with the answers a server gives when it is full.
+//
+// It is the reference answer to chapter 2, which has the learner write it, and a given package from chapter 3
+// on, where the event loop hands its blocking application calls to a pool.
+//
+// A job waits in the queue at most QueueTimeout, then runs for at most RunTimeout. Go cannot stop a goroutine
+// from the outside, so a job that overruns is abandoned, not killed: Do returns ErrRunTimeout, the worker that
+// runs it leaves the pool when the job ends, and a new worker takes its place at once, so the pool keeps its
+// capacity. (gunicorn kills such a worker process; mod_wsgi restarts its daemon process.)
+package pool
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors returned by Do. A server answers the first two with 503 Service Unavailable, the last with 504.
+var (
+	ErrFull         = errors.New("pool: every worker is busy and the queue is full")
+	ErrQueueTimeout = errors.New("pool: the job waited in the queue longer than the queue timeout")
+	ErrRunTimeout   = errors.New("pool: the job ran longer than the run timeout and was abandoned")
+	ErrClosed       = errors.New("pool: closed")
+)
+
+// Config sizes a pool.
+type Config struct {
+	Workers      int           // jobs that run at once
+	Queue        int           // jobs that may wait for a worker; beyond, Do fails with ErrFull
+	QueueTimeout time.Duration // a job that waited longer is not run (0: no limit)
+	RunTimeout   time.Duration // a job that runs longer is abandoned (0: no limit)
+}
+
+// Pool is a fixed set of workers and a bounded queue of jobs.
+type Pool struct {
+	cfg   Config
+	queue chan *job
+	done  chan struct{} // closed by Close
+	wg    sync.WaitGroup
+
+	busy      atomic.Int64 // workers running a job
+	abandoned atomic.Int64 // jobs abandoned after RunTimeout that are still running
+}
+
+// job states
+const (
+	queued int32 = iota
+	running
+	finished
+	abandoned
+)
+
+type job struct {
+	fn       func()
+	enqueued time.Time
+	state    atomic.Int32
+	started  chan struct{} // closed when a worker starts the job
+	ended    chan error    // receives nil when fn returns, or ErrQueueTimeout when it is dropped
+}
+
+// New starts a pool of cfg.Workers workers.
+func New(cfg Config) *Pool {
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	if cfg.Queue < 0 {
+		cfg.Queue = 0
+	}
+	p := &Pool{cfg: cfg, queue: make(chan *job, cfg.Queue), done: make(chan struct{})}
+	for range cfg.Workers {
+		p.startWorker()
+	}
+	return p
+}
+
+// startWorker adds a worker; work calls wg.Done when it leaves, or Do does for it when it is abandoned.
+func (p *Pool) startWorker() {
+	p.wg.Add(1)
+	go p.work()
+}
+
+// work runs jobs until the pool closes, or until a job it ran was abandoned: then Do has already replaced it
+// (and counted it out of the wait group), so it just leaves.
+func (p *Pool) work() {
+	for {
+		var j *job
+		select {
+		case j = <-p.queue:
+		case <-p.done:
+			p.wg.Done()
+			return
+		}
+		if p.cfg.QueueTimeout > 0 && time.Since(j.enqueued) > p.cfg.QueueTimeout {
+			// The client has waited too long already: answering fast is better than running late.
+			if j.state.CompareAndSwap(queued, finished) {
+				j.ended <- ErrQueueTimeout
+			}
+			continue
+		}
+		if !j.state.CompareAndSwap(queued, running) {
+			continue // its caller gave up before it started
+		}
+		p.busy.Add(1)
+		close(j.started)
+		j.fn()
+		p.busy.Add(-1)
+		if !j.state.CompareAndSwap(running, finished) {
+			p.abandoned.Add(-1)
+			return
+		}
+		j.ended <- nil
+	}
+}
+
+// Do runs fn on a worker and waits until it returns. It fails at once with ErrFull when the queue is full,
+// with ErrQueueTimeout when fn waited too long to start (fn is not run), and with ErrRunTimeout when fn runs
+// too long (fn goes on running, abandoned). ctx bounds the wait for a worker: when it is cancelled before fn
+// starts, fn is not run and Do returns ctx's error.
+func (p *Pool) Do(ctx context.Context, fn func()) error {
+	j := &job{fn: fn, enqueued: time.Now(), started: make(chan struct{}), ended: make(chan error, 1)}
+	select {
+	case <-p.done:
+		return ErrClosed
+	default:
+	}
+	select {
+	case p.queue <- j:
+	default:
+		return ErrFull
+	}
+	select {
+	case <-j.started:
+	case err := <-j.ended:
+		return err
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(queued, abandoned) {
+			return context.Cause(ctx) // a worker that picks it up will not run it
+		}
+		select { // too late: a worker has taken it
+		case <-j.started:
+		case err := <-j.ended:
+			return err
+		}
+	}
+	var timeout <-chan time.Time
+	if p.cfg.RunTimeout > 0 {
+		t := time.NewTimer(p.cfg.RunTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case err := <-j.ended:
+		return err
+	case <-timeout:
+		if !j.state.CompareAndSwap(running, abandoned) {
+			return <-j.ended // it finished just now
+		}
+		p.abandoned.Add(1)
+		p.wg.Done() // the abandoned worker leaves the pool's count; a new one takes its place
+		p.startWorker()
+		return ErrRunTimeout
+	}
+}
+
+// Stats is a snapshot of a pool.
+type Stats struct {
+	Busy      int // workers running a job
+	Queued    int // jobs waiting for a worker
+	Abandoned int // abandoned jobs still running
+}
+
+// Stats returns how busy the pool is.
+func (p *Pool) Stats() Stats {
+	return Stats{Busy: int(p.busy.Load()), Queued: len(p.queue), Abandoned: int(p.abandoned.Load())}
+}
+
+// Close stops the workers once they finish their current job; jobs still queued get ErrClosed. It waits for
+// the workers until ctx is done (abandoned jobs are not waited for).
+func (p *Pool) Close(ctx context.Context) error {
+	close(p.done)
+drain:
+	for {
+		select {
+		case j := <-p.queue:
+			if j.state.CompareAndSwap(queued, finished) {
+				j.ended <- ErrClosed
+			}
+		default:
+			break drain
+		}
+	}
+	stopped := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

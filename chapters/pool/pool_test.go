@@ -1,0 +1,213 @@
+package pool
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"course/chapters/gateway"
+)
+
+// gauge counts the jobs running at once and remembers the peak.
+type gauge struct {
+	now, peak atomic.Int64
+}
+
+func (g *gauge) hold(d time.Duration) {
+	n := g.now.Add(1)
+	for {
+		p := g.peak.Load()
+		if n <= p || g.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	time.Sleep(d)
+	g.now.Add(-1)
+}
+
+func TestBoundAndQueue(t *testing.T) {
+	p := New(Config{Workers: 3, Queue: 4})
+	defer p.Close(context.Background())
+	var g gauge
+	errs := make(chan error, 10)
+	for range 10 {
+		go func() { errs <- p.Do(context.Background(), func() { g.hold(300 * time.Millisecond) }) }()
+	}
+	counts := map[error]int{}
+	for range 10 {
+		counts[<-errs]++
+	}
+	// 3 run, 4 wait, 3 find the queue full: the exact split needs the 10 calls to arrive within 300 ms.
+	require.Equal(t, 7, counts[nil], "%v", counts)
+	require.Equal(t, 3, counts[ErrFull], "%v", counts)
+	require.Equal(t, int64(3), g.peak.Load(), "never more than Workers jobs at once")
+}
+
+func TestQueueTimeout(t *testing.T) {
+	p := New(Config{Workers: 1, Queue: 1, QueueTimeout: 100 * time.Millisecond})
+	defer p.Close(context.Background())
+	release := make(chan struct{})
+	go p.Do(context.Background(), func() { <-release })
+	time.Sleep(20 * time.Millisecond)
+	var ran atomic.Bool
+	done := make(chan error)
+	go func() { done <- p.Do(context.Background(), func() { ran.Store(true) }) }()
+	time.Sleep(300 * time.Millisecond)
+	close(release)
+	require.ErrorIs(t, <-done, ErrQueueTimeout)
+	require.False(t, ran.Load(), "a job that waited too long is not run")
+}
+
+func TestRunTimeoutReplacesTheWorker(t *testing.T) {
+	p := New(Config{Workers: 1, Queue: 1, RunTimeout: 100 * time.Millisecond})
+	defer p.Close(context.Background())
+	hang := make(chan struct{})
+	defer close(hang)
+	start := time.Now()
+	require.ErrorIs(t, p.Do(context.Background(), func() { <-hang }), ErrRunTimeout)
+	require.Less(t, time.Since(start), 2*time.Second)
+	require.Equal(t, 1, p.Stats().Abandoned)
+	// The abandoned job still runs, but a new worker took its place.
+	require.NoError(t, p.Do(context.Background(), func() {}))
+}
+
+func TestCancelledBeforeStart(t *testing.T) {
+	p := New(Config{Workers: 1, Queue: 1})
+	defer p.Close(context.Background())
+	release := make(chan struct{})
+	go p.Do(context.Background(), func() { <-release })
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	var ran atomic.Bool
+	done := make(chan error)
+	go func() { done <- p.Do(ctx, func() { ran.Store(true) }) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	close(release)
+	time.Sleep(50 * time.Millisecond) // the cancelled job keeps its place in the queue until a worker skips it
+	require.NoError(t, p.Do(context.Background(), func() {}))
+	require.False(t, ran.Load())
+}
+
+func TestClose(t *testing.T) {
+	p := New(Config{Workers: 1, Queue: 2})
+	release := make(chan struct{})
+	go p.Do(context.Background(), func() { <-release })
+	time.Sleep(20 * time.Millisecond)
+	queued := make(chan error)
+	go func() { queued <- p.Do(context.Background(), func() {}) }()
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan error)
+	go func() { closed <- p.Close(context.Background()) }()
+	require.ErrorIs(t, <-queued, ErrClosed)
+	close(release)
+	require.NoError(t, <-closed)
+	require.ErrorIs(t, p.Do(context.Background(), func() {}), ErrClosed)
+}
+
+// TestManyCallers hammers the pool from many goroutines, under the race detector in make test.
+func TestManyCallers(t *testing.T) {
+	p := New(Config{Workers: 4, Queue: 8, QueueTimeout: time.Second, RunTimeout: time.Second})
+	defer p.Close(context.Background())
+	var wg sync.WaitGroup
+	var ok, full atomic.Int64
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := p.Do(context.Background(), func() { time.Sleep(time.Millisecond) }); {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ErrFull):
+				full.Add(1)
+			default:
+				t.Errorf("unexpected error %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, int64(200), ok.Load()+full.Load())
+	require.Positive(t, ok.Load())
+}
+
+// runner is a Runner that fails with a fixed error, or runs the job.
+type runner struct{ err error }
+
+func (r runner) Do(ctx context.Context, fn func()) error {
+	if r.err != nil {
+		return r.err
+	}
+	fn()
+	return nil
+}
+
+func TestAnswer(t *testing.T) {
+	hello := func(env *gateway.Environ, start gateway.StartResponse) (gateway.Body, error) {
+		start("200 OK", nil)
+		return gateway.Bytes([]byte("hi")), nil
+	}
+	tests := []struct {
+		name   string
+		r      Runner
+		body   bool
+		keep   bool
+		prefix string
+	}{
+		{"answered", runner{}, false, true, "HTTP/1.1 200 OK\r\n"},
+		{"full", runner{ErrFull}, false, true, "HTTP/1.1 503 Service Unavailable\r\n"},
+		{"full with a body unread", runner{ErrFull}, true, false, "HTTP/1.1 503 Service Unavailable\r\n"},
+		{"waited too long", runner{ErrQueueTimeout}, false, true, "HTTP/1.1 503 Service Unavailable\r\n"},
+		{"too slow", runner{ErrRunTimeout}, false, false, "HTTP/1.1 504 Gateway Timeout\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := &gateway.Request{Method: "GET", Target: "/", Proto: "HTTP/1.1", Major: 1, Minor: 1,
+				Header: []gateway.Header{{Name: "Host", Value: "x"}}, Body: strings.NewReader("")}
+			if tt.body {
+				req.Method, req.ContentLength, req.Body = "POST", 3, strings.NewReader("abc")
+			}
+			var out bytes.Buffer
+			bw := bufio.NewWriter(&out)
+			keep := Answer(tt.r, gateway.Server{}, hello)(bw, req, false)
+			require.NoError(t, bw.Flush())
+			require.Equal(t, tt.keep, keep)
+			require.True(t, strings.HasPrefix(out.String(), tt.prefix), "got %q", out.String())
+			if strings.Contains(tt.prefix, "503") {
+				require.Contains(t, out.String(), "Retry-After: 1\r\n")
+			}
+		})
+	}
+}
+
+// TestAnswerAbandoned checks that an app abandoned after the run timeout cannot write after the 504.
+func TestAnswerAbandoned(t *testing.T) {
+	p := New(Config{Workers: 1, Queue: 1, RunTimeout: 100 * time.Millisecond})
+	defer p.Close(context.Background())
+	wrote := make(chan struct{})
+	slow := func(env *gateway.Environ, start gateway.StartResponse) (gateway.Body, error) {
+		time.Sleep(300 * time.Millisecond)
+		defer close(wrote)
+		start("200 OK", nil)
+		return gateway.Bytes([]byte("late")), nil
+	}
+	req := &gateway.Request{Method: "GET", Target: "/", Proto: "HTTP/1.1", Major: 1, Minor: 1,
+		Header: []gateway.Header{{Name: "Host", Value: "x"}}, Body: strings.NewReader("")}
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	keep := Answer(p, gateway.Server{}, slow)(bw, req, false)
+	require.False(t, keep)
+	<-wrote
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, bw.Flush())
+	require.True(t, strings.HasPrefix(out.String(), "HTTP/1.1 504 "), "got %q", out.String())
+	require.NotContains(t, out.String(), "late")
+}
