@@ -38,10 +38,14 @@ func Answer(r Runner, gw gateway.Server, app gateway.App) func(*bufio.Writer, *g
 				gateway.WriteError(bw, 504, "the application did not answer in time", true)
 			})
 			return false
-		default: // ErrFull, ErrQueueTimeout, ErrClosed
+		default: // ErrFull, ErrQueueTimeout, ErrClosed, or the Runner's own
+			msg := "the server is busy, try again"
+			if !errors.Is(err, ErrFull) && !errors.Is(err, ErrQueueTimeout) && !errors.Is(err, ErrClosed) {
+				msg = err.Error()
+			}
 			// The body was not read: keep the connection only if there is none.
 			close := closing || !req.WantsKeepAlive() || req.ContentLength != 0
-			gateway.WriteError(bw, 503, "the server is busy, try again", close, gateway.Header{Name: "Retry-After", Value: "1"})
+			gateway.WriteError(bw, 503, msg, close, gateway.Header{Name: "Retry-After", Value: "1"})
 			return !close
 		}
 	}

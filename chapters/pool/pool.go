@@ -116,9 +116,9 @@ func (p *Pool) work() {
 }
 
 // Do runs fn on a worker and waits until it returns. It fails at once with ErrFull when the queue is full,
-// with ErrQueueTimeout when fn waited too long to start (fn is not run), and with ErrRunTimeout when fn runs
-// too long (fn goes on running, abandoned). ctx bounds the wait for a worker: when it is cancelled before fn
-// starts, fn is not run and Do returns ctx's error.
+// with ErrQueueTimeout as soon as fn has waited QueueTimeout for a worker (fn is not run), and with
+// ErrRunTimeout when fn runs too long (fn goes on running, abandoned). ctx bounds the wait for a worker: when
+// it is cancelled before fn starts, fn is not run and Do returns ctx's error.
 func (p *Pool) Do(ctx context.Context, fn func()) error {
 	j := &job{fn: fn, enqueued: time.Now(), started: make(chan struct{}), ended: make(chan error, 1)}
 	select {
@@ -131,19 +131,8 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	default:
 		return ErrFull
 	}
-	select {
-	case <-j.started:
-	case err := <-j.ended:
+	if err := p.wait(ctx, j); err != nil {
 		return err
-	case <-ctx.Done():
-		if j.state.CompareAndSwap(queued, abandoned) {
-			return context.Cause(ctx) // a worker that picks it up will not run it
-		}
-		select { // too late: a worker has taken it
-		case <-j.started:
-		case err := <-j.ended:
-			return err
-		}
 	}
 	var timeout <-chan time.Time
 	if p.cfg.RunTimeout > 0 {
@@ -159,9 +148,42 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 			return <-j.ended // it finished just now
 		}
 		p.abandoned.Add(1)
-		p.wg.Done() // the abandoned worker leaves the pool's count; a new one takes its place
-		p.startWorker()
+		p.startWorker() // a new worker takes the place of the abandoned one,
+		p.wg.Done()     // which leaves the pool's count
 		return ErrRunTimeout
+	}
+}
+
+// wait waits until a worker starts j. It gives up, and j is not run, when j has waited QueueTimeout, when
+// ctx is cancelled, or when the pool closes.
+func (p *Pool) wait(ctx context.Context, j *job) error {
+	var expired <-chan time.Time
+	if p.cfg.QueueTimeout > 0 {
+		t := time.NewTimer(p.cfg.QueueTimeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	var giveUp error
+	select {
+	case <-j.started:
+		return nil
+	case err := <-j.ended:
+		return err
+	case <-expired:
+		giveUp = ErrQueueTimeout
+	case <-ctx.Done():
+		giveUp = context.Cause(ctx)
+	case <-p.done:
+		giveUp = ErrClosed
+	}
+	if j.state.CompareAndSwap(queued, abandoned) {
+		return giveUp // a worker that takes it from the queue will skip it
+	}
+	select { // too late: a worker has taken it
+	case <-j.started:
+		return nil
+	case err := <-j.ended:
+		return err
 	}
 }
 

@@ -63,5 +63,8 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 	}
 	stop, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	return workers.Close(stop)
+	if err := workers.Close(stop); err != nil {
+		log.Printf("shutdown: closing the worker pool: %v", err)
+	}
+	return nil
 }
