@@ -42,7 +42,7 @@ func Build(ctx context.Context, dir, out string, race bool) error {
 	output := newOutputBuffer(16 << 10)
 	cmd.Stdout, cmd.Stderr = output, output
 	// go build runs the compiler and linker as children: kill them all on timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // Pdeathsig: if the grader dies, so does the build
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
@@ -181,7 +181,8 @@ func start(cfg ServerConfig) (*Server, error) {
 	// A pipe of our own rather than an io.Writer: exec would otherwise make Wait wait for every process
 	// that inherited the pipe, such as a daemon that escaped the group.
 	s.cmd.Stdout, s.cmd.Stderr = w, w
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a grader killed outright (SIGKILL, a broken pipe) takes the server with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	err = s.cmd.Start()
 	w.Close()
 	if err != nil {

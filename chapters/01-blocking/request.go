@@ -10,9 +10,10 @@ import (
 // readRequest reads one request from br: the request line, the header fields, and how its body is framed.
 //
 // It returns io.EOF when the client closed the connection before a request started, and an *http1.Error
-// for a request the server must refuse, with the status to answer:
+// for a request the server must refuse (&http1.Error{Code: 400, Reason: "..."}), with the status to answer:
 //
-//   - a malformed request line or header field, or HTTP/1.1 without exactly one Host header: 400;
+//   - a malformed request line or header field, an HTTP/1.1 request without Host, or any request with
+//     several Host headers: 400;
 //   - a request line over lim.MaxLine bytes: 414;
 //   - more than lim.MaxHeaders header fields, or a header section over lim.MaxHeaderBytes bytes: 431;
 //   - a body over lim.MaxBody bytes: 413 (by Content-Length at once; while reading a chunked body);

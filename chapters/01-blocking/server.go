@@ -37,7 +37,8 @@ func serveConn(ctx context.Context, conn net.Conn, cfg *launch.Config, srv gatew
 	//  1. wait for its first byte, for at most cfg.HeaderTimeout on a new connection and cfg.IdleTimeout on a
 	//     kept-alive one (conn.SetReadDeadline, then br.Peek(1)); on error, return;
 	//  2. read the request with readRequest (request.go) under a deadline for the whole head,
-	//     cfg.HeaderTimeout; on error, answer it with http1.Refuse(bw, err) and return;
+	//     cfg.HeaderTimeout; on error, answer it with http1.Refuse(bw, err), and if that sent an answer call
+	//     http1.Linger(conn) so that the answer is not lost to a reset (see "Limits"); then return;
 	//  3. set deadlines for the body (cfg.BodyTimeout) and the response (cfg.WriteTimeout), then answer with
 	//     http1.Answer(bw, req, srv, app, ctx.Err() != nil); return unless it says the connection may go on.
 	_, _, _ = br, bw, cfg.Limits()

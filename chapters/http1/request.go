@@ -23,7 +23,7 @@ import (
 // Limits bound what a request may use, so that one client cannot exhaust the server's memory.
 type Limits struct {
 	MaxLine        int   // the request line, CRLF excluded: 8 KiB, as nginx's large_client_header_buffers
-	MaxHeaders     int   // header fields: 100, as Go's net/http and gunicorn's limit_request_fields
+	MaxHeaders     int   // header fields: 100, as gunicorn's limit_request_fields
 	MaxHeaderBytes int   // the header section after the request line: 8 KiB
 	MaxBody        int64 // the decoded body
 }
