@@ -77,7 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON document")
 	fs.BoolVar(&o.verbose, "v", false, "show the bytes sent and received for every spec")
 	fs.Int64Var(&o.seed, "seed", 0, "seed `S` for the random bytes sent (default: from the clock; printed, to repeat a run)")
-	fs.BoolVar(&o.race, "race", false, "build with the race detector")
+	fs.BoolVar(&o.race, "race", false, "build with the race detector (chapters that grade data races always do)")
 	fs.IntVar(&o.count, "count", 1, "grade `N` times in a row, stopping at the first run that fails")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound the whole run, build included, to `D`")
 	fs.BoolVar(&o.hint, "hint", false, "show the hint for the first spec your last grade of the chapter did not pass")
@@ -367,10 +367,16 @@ func prepare(ctx context.Context, o *options, ch *specs.Chapter) (*target, error
 	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%s: no such folder (give -dir the folder of a Go main package)", dir)
 	}
+	// A chapter that grades data races builds with the race detector, which then reports them.
+	race := o.race || ch.Race
+	goRun := "go run "
+	if race {
+		goRun = "go run -race "
+	}
 	rel := relPath(abs)
-	start := "go run " + rel + " -addr {addr} " + shellJoin(ch.Flags)
+	start := goRun + rel + " -addr {addr} " + shellJoin(ch.Flags)
 	if filepath.IsAbs(rel) {
-		start = "cd " + shellQuote(abs) + " && go run . -addr {addr} " + shellJoin(ch.Flags)
+		start = "cd " + shellQuote(abs) + " && " + goRun + ". -addr {addr} " + shellJoin(ch.Flags)
 	}
 	name := abs
 	if root, err := repoRoot(); err == nil {
@@ -384,10 +390,14 @@ func prepare(ctx context.Context, o *options, ch *specs.Chapter) (*target, error
 	}
 	tg := &target{name: name, start: start, cleanup: func() { os.RemoveAll(tmp) }}
 	bin := filepath.Join(tmp, "server")
-	if err := harness.Build(ctx, abs, bin, o.race); err != nil {
+	if err := harness.Build(ctx, abs, bin, race); err != nil {
 		return tg, &buildError{target: tg.name, output: err.Error(), start: start}
 	}
 	tg.server = harness.ServerConfig{Command: []string{bin}, Flags: ch.Flags, Dir: abs}
+	if race && os.Getenv("GORACE") == "" {
+		// By default a program built with -race sleeps a second as it exits; every server stopped would cost it.
+		tg.server.Env = []string{"GORACE=atexit_sleep_ms=0"}
+	}
 	return tg, nil
 }
 

@@ -92,66 +92,128 @@ func TestStartersFail(t *testing.T) {
 	}
 }
 
-// badFlaws maps each flaw of the known-bad server (grader/fixtures/badserver) to the ids of the specs made to
-// catch it.
-var badFlaws = map[string][]string{
-	"ignore-content-length": {"1.4"},
-	"keep-after-close":      {"1.8"},
-	"no-keep-alive":         {"1.7"},
-	"no-header-timeout":     {"1.22"},
-	"per-read-timeout":      {"1.22"},
-	"no-idle-timeout":       {"1.21"},
-	"no-body-timeout":       {"1.23"},
-	"no-write-timeout":      {"1.24"},
-	"drop-pipelined":        {"1.6"},
-	"two-content-lengths":   {"1.20"},
-	"te-and-cl":             {"1.19"},
-	"die-on-bad-request":    {"1.13"},
-	"no-host-check":         {"1.3"},
-	"no-limits":             {"1.15", "1.16"},
-	"ignore-chunked":        {"1.5"},
-	"head-with-body":        {"1.10"},
-	"multithread-true":      {"1.11"},
-	"no-500":                {"1.12"},
+// knownBad is a known-bad server: a fixture under grader/fixtures that takes -flaw NAME, the chapter it is
+// graded as, and the ids of the specs made to catch each of its flaws.
+type knownBad struct {
+	fixture string
+	chapter int
+	race    bool // build it with the race detector, as the grader builds the chapter's servers
+	flaws   map[string][]string
 }
 
-// TestKnownBadServersFail grades the known-bad server with each flaw on spec 1.1 (which it must pass: the
-// server works) and on the specs made for the flaw (which must fail).
+var knownBads = []knownBad{
+	{fixture: "badserver", chapter: 1, flaws: map[string][]string{
+		"ignore-content-length": {"1.4"},
+		"keep-after-close":      {"1.8"},
+		"no-keep-alive":         {"1.7"},
+		"no-header-timeout":     {"1.22"},
+		"per-read-timeout":      {"1.22"},
+		"no-idle-timeout":       {"1.21"},
+		"no-body-timeout":       {"1.23"},
+		"no-write-timeout":      {"1.24"},
+		"drop-pipelined":        {"1.6"},
+		"two-content-lengths":   {"1.20"},
+		"te-and-cl":             {"1.19"},
+		"die-on-bad-request":    {"1.13"},
+		"no-host-check":         {"1.3"},
+		"no-limits":             {"1.15", "1.16"},
+		"ignore-chunked":        {"1.5"},
+		"head-with-body":        {"1.10"},
+		"multithread-true":      {"1.11"},
+		"no-500":                {"1.12"},
+	}},
+	{fixture: "threadbad", chapter: 2, race: true, flaws: map[string][]string{
+		"sequential":         {"2.1"},
+		"unbounded":          {"2.2"},
+		"blocking-queue":     {"2.3"},
+		"no-queue-timeout":   {"2.4"},
+		"conn-per-worker":    {"2.5"},
+		"no-request-timeout": {"2.6"},
+		"racy-counter":       {"2.7"},
+		"multithread-false":  {"2.8"},
+		"no-graceful":        {"2.9"},
+	}},
+}
+
+// TestKnownBadServersFail grades each known-bad server with each of its flaws on spec 1.1 (which it must
+// pass: the server works) and on the specs made for the flaw (which must fail).
 func TestKnownBadServersFail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("grades real servers")
 	}
 	root := repoRootT(t)
-	bin := filepath.Join(t.TempDir(), "badserver")
-	require.NoError(t, harness.Build(context.Background(), filepath.Join(root, "grader", "fixtures", "badserver"), bin, false))
+	for _, kb := range knownBads {
+		t.Run(kb.fixture, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), kb.fixture)
+			require.NoError(t, harness.Build(context.Background(), filepath.Join(root, "grader", "fixtures", kb.fixture), bin, kb.race))
 
-	// Every flaw of the fixture is checked here, and every flaw here exists in the fixture.
-	out, err := exec.Command(bin, "-list").Output()
-	require.NoError(t, err)
-	var names []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		names = append(names, strings.Fields(line)[0])
-	}
-	require.ElementsMatch(t, names, keys(badFlaws), "badFlaws and `badserver -list` disagree")
-
-	for _, flaw := range names {
-		ids := badFlaws[flaw]
-		t.Run(flaw, func(t *testing.T) {
-			t.Parallel()
-			pattern := "1\\.1|" + strings.Join(quoteAll(ids), "|")
-			_, rep := gradeJSON(t, "-chapter", "1", "-cmd", bin+" -flaw "+flaw+" -addr {addr}", "-run", pattern)
-			got := map[string]bool{}
-			for _, r := range rep.Results {
-				got[r.ID] = r.Passed
+			// Every flaw of the fixture is checked here, and every flaw here exists in the fixture.
+			out, err := exec.Command(bin, "-list").Output()
+			require.NoError(t, err)
+			var names []string
+			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				names = append(names, strings.Fields(line)[0])
 			}
-			require.True(t, got["1.1"], "with flaw %s the server must still pass 1.1:\n%s", flaw, describe(rep))
-			for _, id := range ids {
-				passed, ok := got[id]
-				require.True(t, ok, "spec %s did not run", id)
-				require.False(t, passed, "spec %s must fail on a server with flaw %s", id, flaw)
+			require.ElementsMatch(t, names, keys(kb.flaws), "the table here and `%s -list` disagree", kb.fixture)
+
+			// A race-built server sleeps a second as it exits unless told not to.
+			cmd := shellQuote(bin)
+			if kb.race {
+				cmd = "env GORACE=atexit_sleep_ms=0 " + cmd
+			}
+			for _, flaw := range names {
+				ids := kb.flaws[flaw]
+				t.Run(flaw, func(t *testing.T) {
+					t.Parallel()
+					pattern := "1\\.1|" + strings.Join(quoteAll(ids), "|")
+					_, rep := gradeJSON(t, "-chapter", fmt.Sprint(kb.chapter), "-cmd", cmd+" -flaw "+flaw+" -addr {addr}", "-run", pattern)
+					got := map[string]bool{}
+					for _, r := range rep.Results {
+						got[r.ID] = r.Passed
+					}
+					require.True(t, got["1.1"], "with flaw %s the server must still pass 1.1:\n%s", flaw, describe(rep))
+					for _, id := range ids {
+						passed, ok := got[id]
+						require.True(t, ok, "spec %s did not run", id)
+						require.False(t, passed, "spec %s must fail on a server with flaw %s", id, flaw)
+					}
+				})
 			}
 		})
 	}
+}
+
+// TestBlockingSolutionIsNotConcurrent grades the chapter 1 solution, which serves one connection at a time,
+// with chapter 2's concurrency spec: the spec must tell it from a threaded server.
+func TestBlockingSolutionIsNotConcurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("grades real servers")
+	}
+	root := repoRootT(t)
+	bin := filepath.Join(t.TempDir(), "blocking")
+	require.NoError(t, harness.Build(context.Background(), filepath.Join(root, "solutions", "01-blocking"), bin, false))
+	ch1, err := specs.ForChapter(1)
+	require.NoError(t, err)
+	ch2, err := specs.ForChapter(2)
+	require.NoError(t, err)
+	var concurrency spec.Spec
+	for _, s := range ch2.Specs {
+		if s.ID == "2.1" {
+			concurrency = s
+		}
+	}
+	require.NotNil(t, concurrency.Check, "chapter 2 has no spec 2.1")
+	concurrency.Flags = nil // the chapter 1 server takes no pool flags, and has no pool to size
+
+	rep := spec.Run(context.Background(), spec.Config{
+		Chapter: 2,
+		Specs:   []spec.Spec{ch2.Specs[0], concurrency},
+		Server:  harness.ServerConfig{Command: []string{bin}, Flags: ch1.Flags},
+	})
+	require.Equal(t, "1.1", rep.Results[0].ID)
+	require.True(t, rep.Results[0].Passed, "the blocking server must pass 1.1:\n%s", describe(&rep))
+	require.False(t, rep.Results[1].Passed, "the blocking server must fail 2.1, the concurrency spec")
+	require.Contains(t, rep.Results[1].Message, "ran one after the other")
 }
 
 func keys(m map[string][]string) []string {

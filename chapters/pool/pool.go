@@ -131,8 +131,8 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	default:
 		return ErrFull
 	}
-	if err := p.wait(ctx, j); err != nil {
-		return err
+	if started, err := p.wait(ctx, j); !started {
+		return err // not run, or already over
 	}
 	var timeout <-chan time.Time
 	if p.cfg.RunTimeout > 0 {
@@ -154,9 +154,10 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	}
 }
 
-// wait waits until a worker starts j. It gives up, and j is not run, when j has waited QueueTimeout, when
-// ctx is cancelled, or when the pool closes.
-func (p *Pool) wait(ctx context.Context, j *job) error {
+// wait waits until a worker starts j, and reports whether it did. It returns false, and j's outcome, when
+// j has ended already (a quick job can be over before we look). It gives up, and j is not run, when j has
+// waited QueueTimeout, when ctx is cancelled, or when the pool closes.
+func (p *Pool) wait(ctx context.Context, j *job) (bool, error) {
 	var expired <-chan time.Time
 	if p.cfg.QueueTimeout > 0 {
 		t := time.NewTimer(p.cfg.QueueTimeout)
@@ -166,9 +167,9 @@ func (p *Pool) wait(ctx context.Context, j *job) error {
 	var giveUp error
 	select {
 	case <-j.started:
-		return nil
+		return true, nil
 	case err := <-j.ended:
-		return err
+		return false, err
 	case <-expired:
 		giveUp = ErrQueueTimeout
 	case <-ctx.Done():
@@ -177,13 +178,13 @@ func (p *Pool) wait(ctx context.Context, j *job) error {
 		giveUp = ErrClosed
 	}
 	if j.state.CompareAndSwap(queued, abandoned) {
-		return giveUp // a worker that takes it from the queue will skip it
+		return false, giveUp // a worker that takes it from the queue will skip it
 	}
 	select { // too late: a worker has taken it
 	case <-j.started:
-		return nil
+		return true, nil
 	case err := <-j.ended:
-		return err
+		return false, err
 	}
 }
 

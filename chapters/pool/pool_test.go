@@ -212,3 +212,26 @@ func TestAnswerAbandoned(t *testing.T) {
 	require.True(t, strings.HasPrefix(out.String(), "HTTP/1.1 504 "), "got %q", out.String())
 	require.NotContains(t, out.String(), "late")
 }
+
+// TestQuickJobs runs many jobs that end before Do looks: each Do must return, with the job's outcome.
+func TestQuickJobs(t *testing.T) {
+	for _, cfg := range []Config{{Workers: 2, Queue: 4}, {Workers: 2, Queue: 4, QueueTimeout: time.Second, RunTimeout: time.Second}} {
+		p := New(cfg)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range 20000 {
+				if err := p.Do(context.Background(), func() {}); err != nil {
+					t.Errorf("Do: %v", err)
+					return
+				}
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Do hung on a job that had already ended")
+		}
+		p.Close(context.Background())
+	}
+}

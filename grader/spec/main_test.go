@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 
 // fakeServer serves, one connection at a time: GET /hello, "Hello, World!\n"; GET /hang, nothing ever;
 // GET /exit, the process exits with status 3; GET /spawn starts a process that escapes the server's
-// process group and answers 204; anything else, 404.
+// process group and answers 204; GET /race prints a race detector's report and answers 204; anything
+// else, 404.
 func fakeServer(args []string) int {
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
 	addr := fs.String("addr", "", "listen address")
@@ -85,6 +86,9 @@ func serveFake(c net.Conn) {
 				continue
 			}
 			fmt.Fprint(c, "HTTP/1.1 204 No Content\r\n\r\n")
+		case "/race":
+			fmt.Fprint(os.Stderr, fakeRace)
+			fmt.Fprint(c, "HTTP/1.1 204 No Content\r\n\r\n")
 		case "/exit":
 			fmt.Println("fake server exiting on request")
 			os.Exit(3)
@@ -93,3 +97,26 @@ func serveFake(c net.Conn) {
 		}
 	}
 }
+
+// fakeRace is a report of the race detector, as a server built with -race prints it.
+const fakeRace = `==================
+WARNING: DATA RACE
+Read at 0x00c0000964b8 by goroutine 13:
+  main.(*racy).Add()
+      /src/server.go:162 +0x30
+  main.count()
+      /src/app.go:218 +0x64
+  main.dispatch()
+      /src/app.go:147 +0x543
+  main.serve()
+      /src/app.go:133 +0x232
+
+Previous write at 0x00c0000964b8 by goroutine 12:
+  main.(*racy).Add()
+      /src/server.go:162 +0x44
+
+Goroutine 13 (running) created at:
+  main.startWorker()
+      /src/pool.go:82 +0xa5
+==================
+`

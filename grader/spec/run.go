@@ -57,6 +57,7 @@ func Run(ctx context.Context, cfg Config) Report {
 	}
 	if r.shared != nil {
 		sd := r.stop(r.shared)
+		r.checkRaces(r.shared, "")
 		r.rep.Shutdown = &sd
 	}
 	if ctx.Err() != nil {
@@ -77,6 +78,8 @@ type runner struct {
 	// stuck is the id of the spec after which the chapter's server stopped answering, until a new one
 	// is seen to answer.
 	stuck string
+	// races counts the race reports already seen in each server's output.
+	races map[*harness.Server]int
 }
 
 // spec runs one spec and returns its result.
@@ -107,12 +110,13 @@ func (r *runner) spec(ctx context.Context, sp *Spec) Result {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	if exited, status := srv.Exited(); exited {
+	if exited, status := srv.Exited(); exited && !(sp.Stops && sp.ownServer()) {
 		res.Passed = false
 		res.Message = join(res.Message, fmt.Sprintf("the server exited during this check (%s)", status))
 		res.Server = fmt.Sprintf("the server exited (%s)%s", status, tail(srv.Output()))
 		if !sp.ownServer() {
 			r.stop(srv) // reap it, and find what it left behind
+			r.checkRaces(srv, sp.ID)
 			r.shared = nil
 		}
 	}
@@ -120,13 +124,18 @@ func (r *runner) spec(ctx context.Context, sp *Spec) Result {
 		if err := r.cfg.Alive(srv.Addr()); err != nil {
 			res.Server = fmt.Sprintf("after this check the server no longer answered (%v): it was stopped, and a new one started for the next spec", err)
 			r.stop(srv)
+			r.checkRaces(srv, sp.ID)
 			r.shared = nil
 			r.stuck = sp.ID
 		}
 	}
-	if sp.ownServer() {
+	if !sp.ownServer() {
+		r.checkRaces(srv, sp.ID)
+	} else {
+		gone := exited(srv)
 		sd := r.stop(srv)
-		if !sd.Graceful && res.Server == "" {
+		r.checkRaces(srv, sp.ID)
+		if !gone && !sd.Graceful && res.Server == "" {
 			res.Logs = append(res.Logs, fmt.Sprintf("its server did not exit within %s of SIGTERM (%s)", r.cfg.Grace, sd.Status))
 		}
 	}
@@ -188,6 +197,63 @@ func (r *runner) stop(srv *harness.Server) Shutdown {
 			fmt.Sprintf("processes left behind: %s (killed)", strings.Join(sd.Leftovers, ", ")))
 	}
 	return sd
+}
+
+// RaceWarning starts each report of Go's race detector in a program's output.
+const RaceWarning = "WARNING: DATA RACE"
+
+// checkRaces looks for race reports in srv's output that were not seen before, and records the first new
+// one as a problem of the run. A race is a bug whichever spec was running: a server built with the race
+// detector (as chapter 2's is) prints a report when two goroutines touch the same memory unsynchronized.
+func (r *runner) checkRaces(srv *harness.Server, during string) {
+	out := srv.Output()
+	seen, n := r.races[srv], strings.Count(out, RaceWarning)
+	if n <= seen {
+		return
+	}
+	if r.races == nil {
+		r.races = map[*harness.Server]int{}
+	}
+	r.races[srv] = n
+	report := out
+	for range seen + 1 {
+		_, report, _ = strings.Cut(report, RaceWarning)
+	}
+	// Output reaches the grader a little after the server writes it: the spec named may be the one after.
+	when := "after spec " + during
+	if during == "" {
+		when = "when it stopped at the end of the run"
+	}
+	intro := "Its report"
+	if n-seen > 1 {
+		intro = fmt.Sprintf("The first of its %d reports", n-seen)
+	}
+	r.rep.Problems = append(r.rep.Problems, fmt.Sprintf(
+		"the server reported a data race, seen in its output %s: goroutines used the same memory at the same "+
+			"time, at least one of them writing, without a lock or other synchronization. %s:\n%s",
+		when, intro, raceSummary(report)))
+}
+
+// raceFrames is how many calls of each access's stack a summary of a race report keeps.
+const raceFrames = 3
+
+// raceSummary shortens the race report that starts report (after its WARNING line) to the two accesses
+// that raced, each with the top of its stack: which goroutines, and where in the code.
+func raceSummary(report string) string {
+	report, _, _ = strings.Cut(report, "\n=====") // the line that ends a report
+	lines := []string{RaceWarning}
+	for i, access := range strings.Split(strings.Trim(report, "\n"), "\n\n") {
+		if i == 2 { // what follows the two accesses is where their goroutines were created
+			break
+		}
+		// A header ("Read at 0x... by goroutine 7:"), then two lines a call: the function, the file.
+		ls := strings.Split(access, "\n")
+		if keep := 1 + 2*raceFrames; len(ls) > keep {
+			ls = append(ls[:keep], "  ...")
+		}
+		lines = append(lines, ls...)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // check runs sp.Check in a goroutine of its own under the spec's time limit. A check still running at the

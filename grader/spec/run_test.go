@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,6 +263,74 @@ func TestRunGivesUpOnAMuteServer(t *testing.T) {
 	require.Regexp(t, `^not run: a new server did not answer either \(.*; see 9\.1\)$`, rep.Results[1].Message)
 	require.Equal(t, rep.Results[1].Message, rep.Results[2].Message)
 	require.Less(t, time.Since(start), 5*time.Second, "the specs left do not each wait out their time limit")
+}
+
+func TestRunReportsRaces(t *testing.T) {
+	// The output reaches the grader a little after the server writes it: wait for it, so that the report
+	// is seen after the spec that caused it.
+	race := func(t *T) {
+		fetch(t, "/race", 5*time.Second)
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if strings.Contains(t.Server().Output(), RaceWarning) {
+				return
+			}
+		}
+		t.Errorf("the race report did not reach the output")
+	}
+	cfg := fakeConfig(t,
+		Spec{ID: "9.1", Points: 1, Check: race},
+		Spec{ID: "9.2", Points: 1, Check: func(t *T) { fetch(t, "/hello", 5*time.Second) }},
+		Spec{ID: "9.3", Points: 1, Fresh: true, Check: race},
+	)
+	rep := Run(context.Background(), cfg)
+	for _, r := range rep.Results {
+		require.True(t, r.Passed, "%s: %s", r.ID, r.Message)
+	}
+	require.False(t, rep.Passed(), "a race report fails the run")
+	require.Len(t, rep.Problems, 2, "one problem for each spec during which a server reported a race")
+	for i, id := range []string{"9.1", "9.3"} {
+		p := rep.Problems[i]
+		require.True(t, strings.HasPrefix(p, "the server reported a data race, seen in its output after spec "+id+": "), p)
+		_, report, _ := strings.Cut(p, "synchronization. Its report:\n")
+		require.Equal(t, `WARNING: DATA RACE
+Read at 0x00c0000964b8 by goroutine 13:
+  main.(*racy).Add()
+      /src/server.go:162 +0x30
+  main.count()
+      /src/app.go:218 +0x64
+  main.dispatch()
+      /src/app.go:147 +0x543
+  ...
+Previous write at 0x00c0000964b8 by goroutine 12:
+  main.(*racy).Add()
+      /src/server.go:162 +0x44`, report)
+	}
+}
+
+func TestRunStops(t *testing.T) {
+	stop := func(t *T) {
+		fetch(t, "/hello", 5*time.Second)
+		if err := t.Server().Signal(syscall.SIGTERM); err != nil {
+			t.Fatalf("%v", err)
+		}
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if exited, _ := t.Server().Exited(); exited {
+				return
+			}
+		}
+		t.Errorf("the server did not exit")
+	}
+	cfg := fakeConfig(t,
+		Spec{ID: "9.1", Points: 1, Fresh: true, Stops: true, Check: stop},
+		Spec{ID: "9.2", Points: 1, Fresh: true, Check: stop},
+	)
+	rep := Run(context.Background(), cfg)
+	stopped, unexpected := rep.Results[0], rep.Results[1]
+	require.True(t, stopped.Passed, "a spec that stops its server on purpose passes: %s", stopped.Message)
+	require.Empty(t, stopped.Server)
+	require.Empty(t, stopped.Logs, "its server is not said to have ignored SIGTERM")
+	require.False(t, unexpected.Passed, "without Stops, a server that exits fails the spec")
+	require.Contains(t, unexpected.Message, "the server exited during this check (killed by signal 15")
 }
 
 func TestExpand(t *testing.T) {

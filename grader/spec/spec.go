@@ -4,7 +4,8 @@
 // and a line a person can paste to reproduce it. Its Check function drives the server over TCP through a T,
 // which tracks the connections it dials, records what was sent and received, and turns network errors into
 // sentences a learner can act on. Run runs the specs in order, one server for the chapter, and restarts the
-// server when a spec killed it; the Report it returns prints as text (Printer) or JSON.
+// server when a spec killed it; the Report it returns prints as text (Printer) or JSON. A report of Go's race
+// detector in a server's output fails the run.
 package spec
 
 import (
@@ -31,6 +32,9 @@ type Spec struct {
 	Fresh bool
 	// Flags are extra command-line flags for the server; a spec with Flags gets a server of its own.
 	Flags []string
+	// Stops says that Check stops the server itself, as a check of graceful shutdown does: its exit is
+	// then no failure. Only for a spec with a server of its own (Fresh or Flags).
+	Stops bool
 	// Check drives the server and reports failures through t.
 	Check func(t *T)
 }

@@ -17,12 +17,16 @@ type Chapter struct {
 	Slug   string   // "01-blocking": the folder under chapters/ and solutions/
 	Title  string   // "blocking"
 	Flags  []string // the flags the grader starts the server with, after -addr
-	Specs  []spec.Spec
+	// Race builds the server with the race detector (unless the grader is given a command to run), so
+	// that a data race is reported in its output, which fails the run.
+	Race  bool
+	Specs []spec.Spec
 }
 
 // chapters maps a chapter number to the function that builds its table.
 var chapters = map[int]func() *Chapter{
 	1: chapter1,
+	2: chapter2,
 }
 
 // ForChapter returns the table of chapter n.

@@ -2,10 +2,16 @@ package specs
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/require"
+
+	"course/grader/spec"
 )
 
 // anchors1 are the sections of the chapter 1 README that specs may point to.
@@ -50,11 +56,125 @@ func TestChapter1(t *testing.T) {
 		_, anchor, _ := strings.Cut(s.Why, "#")
 		require.Contains(t, anchors1, "#"+anchor, s.ID)
 	}
-	later := correctness1()
+	later := correctness1(nil)
 	require.Len(t, later, len(ch.Specs)-1, "later chapters rerun all but the head-of-line measurement")
 	for _, s := range later {
 		require.NotEqual(t, headOfLine1.ID, s.ID)
 	}
+}
+
+// anchors2 are the sections of the chapter 2 README that its own specs may point to.
+var anchors2 = []string{
+	"#one-goroutine-per-connection", "#a-pool-of-workers", "#the-request-queues", "#overload-and-503",
+	"#idle-connections", "#timeouts-and-504", "#shared-data-and-races", "#wsgi-multithread", "#graceful-shutdown",
+}
+
+func TestChapter2(t *testing.T) {
+	ch, err := ForChapter(2)
+	require.NoError(t, err)
+	require.Equal(t, "02-threaded", ch.Slug)
+	require.True(t, ch.Race, "chapter 2 grades data races: its server is built with the race detector")
+	require.Equal(t, append(flags1(), "-workers", "4", "-queue", "8", "-queue-timeout", "2s", "-request-timeout", "5s"), ch.Flags)
+
+	var ids, own []string
+	for _, s := range ch.Specs {
+		ids = append(ids, s.ID)
+		if strings.HasPrefix(s.ID, "2.") {
+			own = append(own, s.ID)
+			_, anchor, _ := strings.Cut(s.Why, "#")
+			require.Contains(t, anchors2, "#"+anchor, s.ID)
+			require.False(t, s.Stops && !s.Fresh && len(s.Flags) == 0, "%s stops a server it does not own", s.ID)
+		}
+	}
+	var want []string
+	for _, s := range correctness1(nil) {
+		want = append(want, s.ID)
+	}
+	require.Equal(t, want, ids[:len(want)], "chapter 1's correctness specs come first, with their ids")
+	for i, id := range own {
+		require.Equal(t, fmt.Sprintf("2.%d", i+1), id, "ids follow the order of the table")
+	}
+}
+
+func TestEnvironFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		wsgi     map[string]string
+		mentions bool
+	}{
+		{"chapter 1", blockingFlags, true},
+		{"later chapters", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var environ *spec.Spec
+			for _, s := range correctness1(tc.wsgi) {
+				if s.ID == "1.11" {
+					environ = &s
+				}
+			}
+			require.NotNil(t, environ)
+			require.Equal(t, tc.mentions, strings.Contains(environ.Hint, "wsgi.multithread"), environ.Hint)
+		})
+	}
+}
+
+// TestWhyPointsToASection checks that the README section each spec points to exists: a heading whose
+// GitHub anchor is the one given, or an explicit <a id="...">.
+func TestWhyPointsToASection(t *testing.T) {
+	for _, n := range Numbers() {
+		ch, err := ForChapter(n)
+		require.NoError(t, err)
+		for _, s := range ch.Specs {
+			path, anchor, ok := strings.Cut(s.Why, "#")
+			require.True(t, ok, "%s: %q names no section", s.ID, s.Why)
+			data, err := os.ReadFile(filepath.Join("..", "..", path))
+			require.NoError(t, err, s.ID)
+			require.Contains(t, sections(string(data)), anchor, "%s: %s has no such section", s.ID, path)
+		}
+	}
+}
+
+// sections returns the anchors of a Markdown document: the GitHub anchor of each heading, and the id of each
+// <a id="..."> tag.
+func sections(md string) []string {
+	var out []string
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "#") {
+			out = append(out, slug(strings.TrimLeft(line, "# ")))
+		}
+		for _, m := range anchorTag.FindAllStringSubmatch(line, -1) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+var anchorTag = regexp.MustCompile(`<a id="([^"]+)"></a>`)
+
+// slug returns the anchor GitHub gives a heading: lower case, punctuation dropped, spaces made dashes.
+func slug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func TestPlural(t *testing.T) {
+	require.Equal(t, "1 answer", plural(1, "answer"))
+	require.Equal(t, "0 answers", plural(0, "answer"))
+	require.Equal(t, "4 connections", plural(4, "connection"))
+}
+
+func TestSlug(t *testing.T) {
+	require.Equal(t, "overload-and-503", slug("Overload and 503"))
+	require.Equal(t, "wsgimultithread", slug("wsgi.multithread"))
+	require.Equal(t, "the-gateway-environ", slug("The gateway: `environ`"))
 }
 
 func TestForChapterUnknown(t *testing.T) {
