@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,4 +51,13 @@ func TestShowHint(t *testing.T) {
 	code, out = hint()
 	require.Equal(t, exitFail, code)
 	require.Contains(t, out, "did not build")
+}
+
+func TestReferenceNotice(t *testing.T) {
+	dir := t.TempDir()
+	require.Empty(t, referenceNotice(dir, []string{"http1.ReadRequest("}))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "server.go"), []byte("package main\n\nvar _, _ = http1.ReadRequest(br, lim)\n"), 0o644))
+	got := referenceNotice(dir, []string{"http1.ReadRequest(", ".ServeConn("})
+	require.Contains(t, got, "http1.ReadRequest(")
+	require.NotContains(t, got, "ServeConn")
 }

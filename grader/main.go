@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,8 @@ const (
 )
 
 func main() {
+	// Piped into head, the grader must not die of a broken pipe before it has stopped the server.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -215,6 +218,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		rep := spec.Run(ctx, cfg)
 		rep.Target, rep.Run, rep.Runs = tg.name, i, o.count
 		rep.Start, rep.NextChapter = tg.start, base.NextChapter
+		if learner {
+			rep.Notice = referenceNotice(tg.server.Dir, ch.Reference)
+		}
 		if o.count == 1 {
 			rep.Run, rep.Runs = 0, 0
 		}
@@ -265,6 +271,28 @@ func watchChapter(o *options, args []string, ch *specs.Chapter, stdout, stderr i
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return watchLoop(ctx, dir, o.poll, func() { run(rest, stdout, stderr) }, stdout)
+}
+
+// referenceNotice says which reference answers the Go files of dir use, if any.
+func referenceNotice(dir string, refs []string) string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	var used []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, ref := range refs {
+			if strings.Contains(string(data), ref) && !slices.Contains(used, ref) {
+				used = append(used, ref)
+			}
+		}
+	}
+	if len(used) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("your server calls %s, the course's reference answer to this chapter's exercise: "+
+		"the points count, but the exercise is to write it yourself.", strings.Join(used, ", "))
 }
 
 // emit prints a report that was not produced by a run, as text or JSON.

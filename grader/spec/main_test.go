@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +19,9 @@ const serverEnv = "SPEC_TEST_SERVER"
 
 // muteEnv makes the fake server accept connections and never answer.
 const muteEnv = "SPEC_TEST_MUTE"
+
+// deafEnv makes the fake server ignore SIGTERM.
+const deafEnv = "SPEC_TEST_DEAF"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(serverEnv) == "1" {
@@ -42,6 +46,9 @@ func fakeServer(args []string) int {
 		return 1
 	}
 	fmt.Println("fake server listening on", *addr)
+	if os.Getenv(deafEnv) == "1" {
+		signal.Ignore(syscall.SIGTERM)
+	}
 	var mute []net.Conn // with muteEnv set: connections accepted and never answered
 	for {
 		c, err := ln.Accept()

@@ -32,6 +32,8 @@ type Report struct {
 	// Start is a command that starts the server by hand with the chapter's flags, "{addr}" for the
 	// address, so that a person can try the repro lines.
 	Start string `json:"start,omitempty"`
+	// Notice is said under the score: the learner's code uses the reference answer to the exercise.
+	Notice string `json:"notice,omitempty"`
 	// NextChapter is the chapter that follows, 0 for the last.
 	NextChapter int `json:"next_chapter,omitempty"`
 

@@ -56,9 +56,15 @@ func Run(ctx context.Context, cfg Config) Report {
 		}
 	}
 	if r.shared != nil {
+		gone := exited(r.shared)
 		sd := r.stop(r.shared)
 		r.checkRaces(r.shared, "")
 		r.rep.Shutdown = &sd
+		if !gone && !sd.Graceful && ctx.Err() == nil {
+			r.rep.Problems = append(r.rep.Problems, fmt.Sprintf("the server did not exit within %s of SIGTERM and "+
+				"was killed (%s): a server must stop when told to; when ctx is cancelled, Accept fails and serve "+
+				"must return", r.cfg.Grace, sd.Status))
+		}
 	}
 	if ctx.Err() != nil {
 		r.rep.Stopped = stopReason(ctx)
@@ -122,7 +128,7 @@ func (r *runner) spec(ctx context.Context, sp *Spec) Result {
 	}
 	if !res.Passed && res.Ran && r.cfg.Alive != nil && !exited(srv) && !sp.ownServer() {
 		if err := r.cfg.Alive(srv.Addr()); err != nil {
-			res.Server = fmt.Sprintf("after this check the server no longer answered (%v): it was stopped, and a new one started for the next spec", err)
+			res.Server = fmt.Sprintf("after this check, GET /hello got no answer (%v); the server was restarted for the next spec", err)
 			r.stop(srv)
 			r.checkRaces(srv, sp.ID)
 			r.shared = nil

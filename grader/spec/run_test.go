@@ -217,6 +217,17 @@ func TestRunReportsLeftovers(t *testing.T) {
 	require.Regexp(t, `^processes left behind: pid \d+ \(sleep 30\) \(killed\)$`, rep.Problems[0])
 }
 
+func TestRunFailsAServerThatIgnoresSIGTERM(t *testing.T) {
+	t.Setenv(deafEnv, "1")
+	cfg := fakeConfig(t, Spec{ID: "9.1", Points: 1, Check: func(t *T) { fetch(t, "/hello", 5*time.Second) }})
+	rep := Run(context.Background(), cfg)
+	require.True(t, rep.Results[0].Passed, rep.Results[0].Message)
+	require.False(t, rep.Passed(), "a server that must be killed fails the run")
+	require.False(t, rep.Shutdown.Graceful)
+	require.Len(t, rep.Problems, 1)
+	require.Contains(t, rep.Problems[0], "did not exit within")
+}
+
 // alive is a Config.Alive for the fake server: GET /hello answered within half a second.
 func alive(addr string) error {
 	c, err := harness.Dial(addr, time.Second)
@@ -243,7 +254,7 @@ func TestRunReplacesAHungServer(t *testing.T) {
 	)
 	cfg.Alive = alive
 	rep := Run(context.Background(), cfg)
-	require.Contains(t, rep.Results[0].Server, "after this check the server no longer answered (")
+	require.Contains(t, rep.Results[0].Server, "after this check, GET /hello got no answer (")
 	require.True(t, rep.Results[1].Passed, "a new server answers: %s", rep.Results[1].Message)
 	require.NotEqual(t, rep.Results[0].Addr, rep.Results[1].Addr)
 }

@@ -154,10 +154,6 @@ func (p *Printer) Footer(r *Report) {
 			fmt.Fprintf(p.W, "%s%s\n", indent, l)
 		}
 	}
-	if sd := r.Shutdown; sd != nil && !sd.Graceful {
-		fmt.Fprintf(p.W, "%s the server did not exit within the grace period after SIGTERM and was killed (%s)\n",
-			p.paint(yellow, "WARN"), sd.Status)
-	}
 	score := fmt.Sprintf("Chapter %d: %d/%d", r.Chapter, r.Score, r.Total)
 	if r.Passed() {
 		score = p.paint(green+bold, score)
@@ -165,6 +161,9 @@ func (p *Printer) Footer(r *Report) {
 		score = p.paint(red+bold, score)
 	}
 	fmt.Fprintln(p.W, score)
+	if r.Notice != "" {
+		fmt.Fprintf(p.W, "%s %s\n", p.paint(yellow, "NOTE"), r.Notice)
+	}
 	fmt.Fprintln(p.W, p.nextStep(r))
 }
 

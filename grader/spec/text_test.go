@@ -123,7 +123,6 @@ func TestPrinterFooterProblems(t *testing.T) {
 	(&Printer{W: &b}).Footer(r)
 	require.True(t, strings.HasPrefix(b.String(),
 		"FAIL processes left behind: pid 12 (sleep 30) (killed)\n"+
-			"WARN the server did not exit within the grace period after SIGTERM and was killed (killed by signal 9 (SIGKILL))\n"+
 			"Chapter 1: 3/4\n"), b.String())
 }
 

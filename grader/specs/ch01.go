@@ -24,7 +24,9 @@ func chapter1() *Chapter {
 		Slug:   "01-blocking",
 		Title:  "blocking",
 		Flags:  flags1(),
-		Specs:  append(correctness1(blockingFlags), headOfLine1),
+		// The reference answers to chapter 1's readRequest and serveConn.
+		Reference: []string{"http1.ReadRequest(", ".ServeConn(", ".HTTP1("},
+		Specs:     append(correctness1(blockingFlags), headOfLine1),
 	}
 }
 
@@ -50,7 +52,7 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 		{
 			ID: "1.1", Title: "GET /hello is answered", Points: 2,
 			Why:   readme1 + "#the-accept-loop",
-			Hint:  "accept a connection, read the request line and the headers up to the empty line, and answer with the app's response: status line, headers with Content-Length, empty line, body. Writes to a bufio.Writer reach the client only when you Flush it.",
+			Hint:  "accept connections in serve and, in serveConn, read a request with readRequest and answer it with http1.Answer, which calls the app and writes and flushes the response; the server must stay up and answer the next connection too.",
 			Repro: "curl -i http://{addr}/hello",
 			Check: checkHello,
 		},
@@ -198,7 +200,7 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			ID: "1.22", Title: "a slowloris client is cut off", Points: 2, Timeout: 10 * time.Second,
 			Why:   readme1 + "#timeouts",
 			Hint:  "the header timeout is a deadline for the whole request head, set once when its first byte arrives, not a timeout per read: a client sending a byte every 200 ms never trips a per-read timeout.",
-			Repro: "(printf 'GET /hello HTTP/1.1\\r\\n'; for i in $(seq 30); do printf 'X-Slow-%d: x\\r\\n' $i; sleep 0.2; done) | nc {host} {port}",
+			Repro: "time (printf 'GET /hello HTTP/1.1\\r\\n'; for i in $(seq 30); do printf 'X-Slow-%d: x\\r\\n' $i; sleep 0.2; done) | nc {host} {port}   # nothing printed; with -header-timeout 1s it must end after about 1 s, not 6",
 			Check: checkSlowloris,
 		},
 		{
@@ -298,6 +300,28 @@ func checkContentLength(t *spec.T) {
 	r = roundTrip(t, c, next, "200 OK with \"Hello, World!\\n\", on the same connection")
 	wantStatus(t, r, next, 200)
 	wantBody(t, r, next, hello)
+	if t.Failed() {
+		return
+	}
+
+	// A body cut short by the client is a bad request, not a shorter body.
+	c = t.Dial()
+	short := request("POST", "/echo", "", "Content-Length: 10") + "abc"
+	t.Expect(short+" (then the client shuts down its side)", "", "a 400: the connection ended 7 bytes before the end of the body")
+	if err := c.SendString(short); err != nil {
+		t.Fatalf("%s: %v", firstLine(short), err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatalf("%s: shutting down the sending side: %v", firstLine(short), err)
+	}
+	r, err := c.ReadResponse(answerWait, false)
+	if err != nil {
+		t.Fatalf("%s, then the end of the stream: %v", firstLine(short), err)
+	}
+	if r.Status != 400 {
+		t.Fatalf("%s with 3 bytes of body, then the end of the stream: got %s with body %q, want 400 Bad Request: "+
+			"a body that ends before its Content-Length is incomplete, not shorter", firstLine(short), status(r), r.Body)
+	}
 }
 
 // chunk is one chunk of a chunked body: its data and the extension after its size.
@@ -341,6 +365,28 @@ func checkChunked(t *spec.T) {
 	r = roundTrip(t, c, next, "200 OK with \"Hello, World!\\n\", on the same connection")
 	wantStatus(t, r, next, 200)
 	wantBody(t, r, next, hello)
+	if t.Failed() {
+		return
+	}
+
+	// A body cut short by the client is a bad request, not a shorter body.
+	c = t.Dial()
+	short := request("POST", "/echo", "", "Content-Length: 10") + "abc"
+	t.Expect(short+" (then the client shuts down its side)", "", "a 400: the connection ended 7 bytes before the end of the body")
+	if err := c.SendString(short); err != nil {
+		t.Fatalf("%s: %v", firstLine(short), err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatalf("%s: shutting down the sending side: %v", firstLine(short), err)
+	}
+	r, err := c.ReadResponse(answerWait, false)
+	if err != nil {
+		t.Fatalf("%s, then the end of the stream: %v", firstLine(short), err)
+	}
+	if r.Status != 400 {
+		t.Fatalf("%s with 3 bytes of body, then the end of the stream: got %s with body %q, want 400 Bad Request: "+
+			"a body that ends before its Content-Length is incomplete, not shorter", firstLine(short), status(r), r.Body)
+	}
 }
 
 func checkPipelined(t *spec.T) {

@@ -32,8 +32,9 @@ func chapter2() *Chapter {
 		Flags: append(flags1(),
 			"-workers", strconv.Itoa(workers2), "-queue", strconv.Itoa(queue2),
 			"-queue-timeout", "2s", "-request-timeout", "5s"),
-		Race:  true,
-		Specs: append(correctness1(nil), threaded2()...),
+		Race:      true,
+		Reference: []string{"pool.New("}, // the reference answer to chapter 2's pool
+		Specs:     append(correctness1(nil), threaded2()...),
 	}
 }
 

@@ -19,8 +19,11 @@ type Chapter struct {
 	Flags  []string // the flags the grader starts the server with, after -addr
 	// Race builds the server with the race detector (unless the grader is given a command to run), so
 	// that a data race is reported in its output, which fails the run.
-	Race  bool
-	Specs []spec.Spec
+	Race bool
+	// Reference lists what, in a learner's code, is the given reference answer to this chapter's exercise
+	// (a call such as "http1.ReadRequest("). Using it earns the points, and the report says so.
+	Reference []string
+	Specs     []spec.Spec
 }
 
 // chapters maps a chapter number to the function that builds its table.
