@@ -43,8 +43,9 @@ slides: ## serve the slides at http://127.0.0.1:3999/slides/
 	@echo "Open http://127.0.0.1:3999/slides/ (Ctrl-C to stop)"
 	go run golang.org/x/tools/cmd/present -http 127.0.0.1:3999 -content . -notes
 
-bench: ## measure: our load generator against wrk, and the servers side by side
+bench: ## measure: our load generator against wrk, and the servers beside net/http
 	bash bench/loadgen.sh
+	bash bench/servers.sh
 
 clean: ## remove build and grading leftovers
 	rm -rf .grader
