@@ -20,7 +20,7 @@
 //		n, ev, err := p.Feed(buf)
 //		buf = buf[n:]
 //		if err != nil {
-//			// answer gateway.StatusOf(err) and close the connection
+//			return err // answer with the status gateway.StatusOf(err), then close the connection
 //		}
 //		switch ev {
 //		case push.NeedMore:
