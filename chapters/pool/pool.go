@@ -54,11 +54,11 @@ const (
 )
 
 type job struct {
-	fn       func()
-	enqueued time.Time
-	state    atomic.Int32
-	started  chan struct{} // closed when a worker starts the job
-	ended    chan error    // receives nil when fn returns, or ErrQueueTimeout when it is dropped
+	fn        func()
+	enqueued  time.Time
+	startedAt atomic.Int64 // when a worker started it, in Unix nanoseconds
+	state     atomic.Int32
+	ended     chan error // receives nil when fn returns, or why it was not run
 }
 
 // New starts a pool of cfg.Workers workers.
@@ -100,11 +100,11 @@ func (p *Pool) work() {
 			}
 			continue
 		}
+		j.startedAt.Store(time.Now().UnixNano()) // before the state says running: Do reads it then
 		if !j.state.CompareAndSwap(queued, running) {
 			continue // its caller gave up before it started
 		}
 		p.busy.Add(1)
-		close(j.started)
 		j.fn()
 		p.busy.Add(-1)
 		if !j.state.CompareAndSwap(running, finished) {
@@ -120,7 +120,7 @@ func (p *Pool) work() {
 // ErrRunTimeout when fn runs too long (fn goes on running, abandoned). ctx bounds the wait for a worker: when
 // it is cancelled before fn starts, fn is not run and Do returns ctx's error.
 func (p *Pool) Do(ctx context.Context, fn func()) error {
-	j := &job{fn: fn, enqueued: time.Now(), started: make(chan struct{}), ended: make(chan error, 1)}
+	j := &job{fn: fn, enqueued: time.Now(), ended: make(chan error, 1)}
 	select {
 	case <-p.done:
 		return ErrClosed
@@ -131,60 +131,95 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	default:
 		return ErrFull
 	}
-	if started, err := p.wait(ctx, j); !started {
-		return err // not run, or already over
-	}
-	var timeout <-chan time.Time
-	if p.cfg.RunTimeout > 0 {
-		t := time.NewTimer(p.cfg.RunTimeout)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case err := <-j.ended:
-		return err
-	case <-timeout:
-		if !j.state.CompareAndSwap(running, abandoned) {
-			return <-j.ended // it finished just now
+
+	// One timer serves both limits, set to the next moment a limit may pass: Do wakes up only then or when
+	// the job ends (each wake-up costs, at tens of thousands of requests a second).
+	var t *time.Timer
+	var tick <-chan time.Time
+	arm := func(d time.Duration) {
+		switch {
+		case d < 0:
+			tick = nil
+		case t == nil:
+			t = time.NewTimer(d)
+			tick = t.C
+		default:
+			t.Reset(d)
+			tick = t.C
 		}
-		p.abandoned.Add(1)
-		p.startWorker() // a new worker takes the place of the abandoned one,
-		p.wg.Done()     // which leaves the pool's count
-		return ErrRunTimeout
+	}
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	cancelled, closed := ctx.Done(), p.done
+	for {
+		d, err, over := p.limits(j)
+		if over {
+			return err
+		}
+		arm(d)
+		select {
+		case err := <-j.ended:
+			return err
+		case <-cancelled:
+			if j.state.CompareAndSwap(queued, abandoned) {
+				return context.Cause(ctx) // a worker that takes it from the queue will skip it
+			}
+			cancelled = nil // too late: it runs, and is waited for
+		case <-closed:
+			if j.state.CompareAndSwap(queued, abandoned) {
+				return ErrClosed
+			}
+			closed = nil
+		case <-tick:
+		}
 	}
 }
 
-// wait waits until a worker starts j, and reports whether it did. It returns false, and j's outcome, when
-// j has ended already (a quick job can be over before we look). It gives up, and j is not run, when j has
-// waited QueueTimeout, when ctx is cancelled, or when the pool closes.
-func (p *Pool) wait(ctx context.Context, j *job) (bool, error) {
-	var expired <-chan time.Time
-	if p.cfg.QueueTimeout > 0 {
-		t := time.NewTimer(p.cfg.QueueTimeout)
-		defer t.Stop()
-		expired = t.C
-	}
-	var giveUp error
-	select {
-	case <-j.started:
-		return true, nil
-	case err := <-j.ended:
-		return false, err
-	case <-expired:
-		giveUp = ErrQueueTimeout
-	case <-ctx.Done():
-		giveUp = context.Cause(ctx)
-	case <-p.done:
-		giveUp = ErrClosed
-	}
-	if j.state.CompareAndSwap(queued, abandoned) {
-		return false, giveUp // a worker that takes it from the queue will skip it
-	}
-	select { // too late: a worker has taken it
-	case <-j.started:
-		return true, nil
-	case err := <-j.ended:
-		return false, err
+// limits checks j against the queue and run timeouts. It gives up on j (over, with the error for Do) when one
+// has passed; otherwise it returns how long until one may pass, or -1 when none can.
+func (p *Pool) limits(j *job) (time.Duration, error, bool) {
+	for {
+		switch j.state.Load() {
+		case queued:
+			if p.cfg.QueueTimeout <= 0 {
+				if p.cfg.RunTimeout > 0 {
+					return p.cfg.RunTimeout, nil, false // it cannot have run too long before then
+				}
+				return -1, nil, false
+			}
+			waited := time.Since(j.enqueued)
+			if waited < p.cfg.QueueTimeout {
+				// Look again when it may have waited too long, or when, if it starts now, it may have run too long.
+				d := p.cfg.QueueTimeout - waited
+				if p.cfg.RunTimeout > 0 && p.cfg.RunTimeout < d {
+					d = p.cfg.RunTimeout
+				}
+				return d, nil, false
+			}
+			if j.state.CompareAndSwap(queued, abandoned) {
+				return 0, ErrQueueTimeout, true
+			}
+		case running:
+			if p.cfg.RunTimeout <= 0 {
+				return -1, nil, false
+			}
+			ran := time.Duration(time.Now().UnixNano() - j.startedAt.Load())
+			if ran < p.cfg.RunTimeout {
+				return p.cfg.RunTimeout - ran, nil, false
+			}
+			if j.state.CompareAndSwap(running, abandoned) {
+				p.abandoned.Add(1)
+				p.startWorker() // a new worker takes the place of the abandoned one,
+				p.wg.Done()     // which leaves the pool's count
+				return 0, ErrRunTimeout, true
+			}
+		default: // finished: its outcome is on its way
+			return -1, nil, false
+		}
+		// The state changed as we looked: look again.
 	}
 }
 
