@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"strconv"
 	"time"
 
@@ -47,7 +46,9 @@ func Answer(bw *bufio.Writer, req *gateway.Request, srv gateway.Server, app gate
 // Refuse answers a request that could not be read: 400 and friends for a bad request, nothing for a timeout
 // or a connection the client closed. It reports whether it sent an answer.
 func Refuse(bw *bufio.Writer, err error) bool {
-	var ne net.Error
+	// Network errors (a timeout, a reset) have a Timeout method, as net.Error says; checking for the method
+	// rather than the type keeps this package free of package net.
+	var ne interface{ Timeout() bool }
 	if errors.Is(err, io.EOF) || errors.As(err, &ne) {
 		return false
 	}
@@ -67,7 +68,7 @@ const lingerTime = 500 * time.Millisecond
 // with unread bytes makes the kernel send a reset, and a reset can destroy the response before the client
 // reads it. Linger shuts down the sending side (the client sees the end of the response) and reads and drops
 // what still arrives, for a short while, as nginx's lingering_close does. The caller then closes conn.
-func Linger(conn net.Conn) {
+func Linger(conn Conn) {
 	cw, ok := conn.(interface{ CloseWrite() error })
 	if !ok || cw.CloseWrite() != nil {
 		return

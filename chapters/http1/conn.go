@@ -3,12 +3,21 @@ package http1
 import (
 	"bufio"
 	"context"
-	"net"
+	"io"
 	"sync/atomic"
 	"time"
 
 	"course/chapters/gateway"
 )
+
+// Conn is a connection a Server serves: a net.Conn, or anything else with read and write deadlines. The
+// package asks for no more, so as not to import package net. Linger also uses a CloseWrite method when
+// conn has one, as a *net.TCPConn does.
+type Conn interface {
+	io.ReadWriteCloser
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
 
 // Server serves HTTP/1.x connections, one request after the other on each: the request loop of chapter 1,
 // with its deadlines, keep-alive and shutdown. How many connections it serves at once is up to its caller,
@@ -32,7 +41,7 @@ type Server struct {
 // ServeConn serves the requests of conn until the client closes it, a timeout expires, a request forces the
 // close, or ctx is cancelled; then it closes conn. A connection that waits for its next request when ctx is
 // cancelled is closed at once; a request in flight is answered first.
-func (s *Server) ServeConn(ctx context.Context, conn net.Conn) {
+func (s *Server) ServeConn(ctx context.Context, conn Conn) {
 	defer conn.Close()
 	// On shutdown, wake a connection that waits for its next request instead of waiting out its idle time.
 	var idle atomic.Bool

@@ -5,7 +5,10 @@
 // It is the reference answer to chapter 1, which has the learner write this, and a given package from chapter 2
 // on. It reads from a *bufio.Reader and blocks until the bytes it needs arrive, which suits a thread (or
 // goroutine) per connection. The event-driven server of chapter 3 cannot block, so it needs a parser of
-// another shape: one fed with whatever bytes have arrived.
+// another shape: one fed with whatever bytes have arrived (package push). That parser applies the rules
+// exported here (ParseRequestLine, ParseField, Section, CheckHost, BodyLength, ParseChunkSize), so that both
+// read the same bytes the same way; and this package does not import package net, so that chapter 3's
+// server, which does its socket I/O itself, uses none of Go's networking.
 package http1
 
 import (
@@ -31,6 +34,9 @@ type Limits struct {
 // DefaultLimits are the limits the course's servers use unless told otherwise.
 var DefaultLimits = Limits{MaxLine: 8 << 10, MaxHeaders: 100, MaxHeaderBytes: 8 << 10, MaxBody: 1 << 20}
 
+// MaxChunkLine bounds a chunk-size line of a chunked body, extensions included, CRLF excluded.
+const MaxChunkLine = 4096
+
 // Error is a request the server refuses, with the status to answer. After answering it the server closes the
 // connection: it can no longer tell where the next request would start.
 type Error struct {
@@ -38,11 +44,12 @@ type Error struct {
 	Reason string // what was wrong, for the log and the response body
 }
 
+// Error returns the status and the reason, as "400 Bad Request: bad method ...".
 func (e *Error) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.Code, gateway.Reason(e.Code), e.Reason)
 }
 
-// StatusCode returns the status to answer with.
+// StatusCode returns the status to answer with, which makes gateway.StatusOf work on an Error.
 func (e *Error) StatusCode() int { return e.Code }
 
 func errorf(code int, format string, args ...any) *Error {
@@ -73,14 +80,14 @@ func ReadRequest(br *bufio.Reader, lim Limits) (*gateway.Request, error) {
 	case err != nil:
 		return nil, err
 	}
-	req, err := parseRequestLine(string(line))
+	req, err := ParseRequestLine(string(line))
 	if err != nil {
 		return nil, err
 	}
 	if req.Header, err = readHeader(br, lim); err != nil {
 		return nil, err
 	}
-	if err := checkHost(req); err != nil {
+	if err := CheckHost(req); err != nil {
 		return nil, err
 	}
 	if err := setBody(req, br, lim); err != nil {
@@ -122,8 +129,10 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
-// parseRequestLine parses "METHOD SP request-target SP HTTP-version" (RFC 9112 section 3).
-func parseRequestLine(line string) (*gateway.Request, error) {
+// ParseRequestLine parses a request line without its line ending, "METHOD SP request-target SP HTTP-version"
+// (RFC 9112 section 3), into a request with no header fields yet. A malformed line gets a 400, and a major
+// version other than 1 a 505.
+func ParseRequestLine(line string) (*gateway.Request, error) {
 	method, rest, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 || strings.Contains(proto, " ") {
@@ -156,7 +165,7 @@ func parseVersion(s string) (major, minor int, ok bool) {
 // readHeader reads header fields up to the empty line that ends the head.
 func readHeader(br *bufio.Reader, lim Limits) ([]gateway.Header, error) {
 	var hs []gateway.Header
-	total := 0
+	var sec Section
 	for {
 		line, err := readLine(br, lim.MaxHeaderBytes)
 		switch {
@@ -170,14 +179,7 @@ func readHeader(br *bufio.Reader, lim Limits) ([]gateway.Header, error) {
 		if len(line) == 0 {
 			return hs, nil
 		}
-		total += len(line) + 2
-		if total > lim.MaxHeaderBytes {
-			return nil, errorf(431, "header section larger than %d bytes", lim.MaxHeaderBytes)
-		}
-		if len(hs) == lim.MaxHeaders {
-			return nil, errorf(431, "more than %d header fields", lim.MaxHeaders)
-		}
-		h, err := parseField(line)
+		h, err := sec.Field(line, lim)
 		if err != nil {
 			return nil, err
 		}
@@ -185,10 +187,33 @@ func readHeader(br *bufio.Reader, lim Limits) ([]gateway.Header, error) {
 	}
 }
 
-// parseField parses "name: value" (RFC 9112 section 5): no whitespace before the colon, optional whitespace
-// around the value, no line folding.
-func parseField(line []byte) (gateway.Header, error) {
-	if line[0] == ' ' || line[0] == '\t' {
+// Section counts the field lines of a header or trailer section against Limits as they come: the trailer
+// section of a chunked body gets limits of its own, as large as the header's. The zero value is an empty
+// section.
+type Section struct {
+	fields int // field lines so far
+	size   int // their bytes, each line counted with its CRLF
+}
+
+// Field counts line, a field line without its line ending, against lim, then parses it with ParseField. A
+// section with more than lim.MaxHeaders fields or lim.MaxHeaderBytes bytes gets a 431.
+func (s *Section) Field(line []byte, lim Limits) (gateway.Header, error) {
+	s.size += len(line) + 2
+	if s.size > lim.MaxHeaderBytes {
+		return gateway.Header{}, errorf(431, "header section larger than %d bytes", lim.MaxHeaderBytes)
+	}
+	if s.fields == lim.MaxHeaders {
+		return gateway.Header{}, errorf(431, "more than %d header fields", lim.MaxHeaders)
+	}
+	s.fields++
+	return ParseField(line)
+}
+
+// ParseField parses a field line without its line ending, "name: value" (RFC 9112 section 5): no whitespace
+// before the colon, optional whitespace around the value, no line folding, no control characters. Anything
+// else gets a 400.
+func ParseField(line []byte) (gateway.Header, error) {
+	if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
 		return gateway.Header{}, errorf(400, "obsolete line folding in the headers (a line starting with whitespace)")
 	}
 	name, value, ok := bytes.Cut(line, []byte(":"))
@@ -210,8 +235,9 @@ func parseField(line []byte) (gateway.Header, error) {
 	return gateway.Header{Name: string(name), Value: string(value)}, nil
 }
 
-// checkHost applies RFC 9112 section 3.2: an HTTP/1.1 request has exactly one Host header.
-func checkHost(req *gateway.Request) error {
+// CheckHost applies RFC 9112 section 3.2 to a request head: an HTTP/1.1 request has exactly one Host header,
+// an HTTP/1.0 one at most one. Anything else gets a 400.
+func CheckHost(req *gateway.Request) error {
 	switch n := len(req.Values("Host")); {
 	case n == 0 && req.Minor >= 1:
 		return errorf(400, "HTTP/1.1 request without a Host header")
@@ -221,17 +247,35 @@ func checkHost(req *gateway.Request) error {
 	return nil
 }
 
-// setBody decides how long the body is (RFC 9112 section 6.3) and sets req.Body to a reader of it.
+// setBody sets req.ContentLength as BodyLength decides, and req.Body to a reader of the body.
 func setBody(req *gateway.Request, br *bufio.Reader, lim Limits) error {
+	n, err := BodyLength(req, lim)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = n
+	if n < 0 {
+		req.Body = &chunkedReader{br: br, lim: lim}
+	} else {
+		req.Body = &lengthReader{r: br, n: n}
+	}
+	return nil
+}
+
+// BodyLength decides how the body of a request head is framed (RFC 9112 section 6.3) and returns its length:
+// the Content-Length, 0 without Content-Length or Transfer-Encoding, or -1 for a chunked body. It refuses
+// what two servers in a chain could frame differently (400), a coding other than chunked (501), and a
+// Content-Length over lim.MaxBody (413).
+func BodyLength(req *gateway.Request, lim Limits) (int64, error) {
 	te := req.Values("Transfer-Encoding")
 	cl := req.Values("Content-Length")
 	switch {
 	case len(te) > 0 && len(cl) > 0:
 		// The classic request smuggling vector: two framings that two servers in a chain may read differently.
-		return errorf(400, "both Transfer-Encoding and Content-Length (request smuggling?)")
+		return 0, errorf(400, "both Transfer-Encoding and Content-Length (request smuggling?)")
 	case len(te) > 0:
 		if req.Minor == 0 {
-			return errorf(400, "Transfer-Encoding in an HTTP/1.0 request")
+			return 0, errorf(400, "Transfer-Encoding in an HTTP/1.0 request")
 		}
 		var codings []string
 		for _, v := range te {
@@ -241,31 +285,24 @@ func setBody(req *gateway.Request, br *bufio.Reader, lim Limits) error {
 		}
 		for _, c := range codings {
 			if c != "chunked" {
-				return errorf(501, "transfer coding %q is not supported (only chunked)", clip(c))
+				return 0, errorf(501, "transfer coding %q is not supported (only chunked)", clip(c))
 			}
 		}
 		if len(codings) != 1 {
-			return errorf(400, "chunked applied more than once")
+			return 0, errorf(400, "chunked applied more than once")
 		}
-		req.ContentLength = -1
-		req.Body = &chunkedReader{br: br, lim: lim}
-		return nil
+		return -1, nil
 	case len(cl) > 0:
 		n, err := parseContentLength(cl)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if n > lim.MaxBody {
-			return errorf(413, "body of %d bytes is over the limit of %d", n, lim.MaxBody)
+			return 0, errorf(413, "body of %d bytes is over the limit of %d", n, lim.MaxBody)
 		}
-		req.ContentLength = n
-		req.Body = &lengthReader{r: br, n: n}
-		return nil
-	default:
-		req.ContentLength = 0
-		req.Body = strings.NewReader("")
-		return nil
+		return n, nil
 	}
+	return 0, nil
 }
 
 // parseContentLength accepts one length, or several that agree (RFC 9110 section 8.6); anything else is a
@@ -354,19 +391,16 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 
 // nextChunk reads a chunk-size line; at the last chunk it reads the trailers and returns io.EOF.
 func (c *chunkedReader) nextChunk() error {
-	line, err := readLine(c.br, 4096)
+	line, err := readLine(c.br, MaxChunkLine)
 	if err != nil {
 		return c.fail(err, "chunk size")
 	}
-	size, _, _ := bytes.Cut(line, []byte(";")) // chunk extensions are allowed and ignored
-	size = bytes.TrimRight(size, " \t")
-	n, perr := strconv.ParseInt(string(size), 16, 64)
-	if perr != nil || n < 0 || len(size) > 15 || len(size) == 0 || bytes.ContainsAny(size, "+-xX") {
-		return errorf(400, "bad chunk size %q", clip(string(line)))
+	n, err := ParseChunkSize(line)
+	if err != nil {
+		return err
 	}
 	if n == 0 {
-		lim := c.lim
-		if _, err := readHeader(c.br, lim); err != nil {
+		if _, err := readHeader(c.br, c.lim); err != nil {
 			return err
 		}
 		return io.EOF
@@ -402,6 +436,19 @@ func (c *chunkedReader) fail(err error, what string) error {
 		return errorf(400, "connection closed before the %s", what)
 	}
 	return err
+}
+
+// ParseChunkSize parses a chunk-size line without its line ending (RFC 9112 section 7.1): the size in hex,
+// then chunk extensions, which are allowed and ignored. A size that is not plain hex digits (no sign, no 0x),
+// or of more than 15 of them, gets a 400.
+func ParseChunkSize(line []byte) (int64, error) {
+	size, _, _ := bytes.Cut(line, []byte(";"))
+	size = bytes.TrimRight(size, " \t")
+	n, err := strconv.ParseInt(string(size), 16, 64)
+	if err != nil || n < 0 || len(size) > 15 || len(size) == 0 || bytes.ContainsAny(size, "+-xX") {
+		return 0, errorf(400, "bad chunk size %q", clip(string(line)))
+	}
+	return n, nil
 }
 
 // isVisible reports whether s is made of visible ASCII characters only.

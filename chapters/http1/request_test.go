@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 
@@ -200,6 +203,85 @@ func TestPipelined(t *testing.T) {
 func TestReadRequestEOF(t *testing.T) {
 	_, err := ReadRequest(bufio.NewReader(strings.NewReader("")), DefaultLimits)
 	require.ErrorIs(t, err, io.EOF)
+}
+
+// TestBodyLength checks the framing decision on its own, as the push parser uses it: the length, or -1 for
+// chunked, or the status of the refusal.
+func TestBodyLength(t *testing.T) {
+	tests := []struct {
+		name   string
+		minor  int
+		header []gateway.Header
+		want   int64
+		code   int
+	}{
+		{"no body", 1, nil, 0, 0},
+		{"content-length", 1, hdr("Content-Length", "5"), 5, 0},
+		{"content-length at the cap", 1, hdr("Content-Length", "16"), 16, 0},
+		{"content-length over the cap", 1, hdr("Content-Length", "17"), 0, 413},
+		{"chunked", 1, hdr("Transfer-Encoding", "chunked"), -1, 0},
+		{"chunked in 1.0", 0, hdr("Transfer-Encoding", "chunked"), 0, 400},
+		{"gzip", 1, hdr("Transfer-Encoding", "gzip"), 0, 501},
+		{"both", 1, hdr("Transfer-Encoding", "chunked", "Content-Length", "3"), 0, 400},
+	}
+	lim := DefaultLimits
+	lim.MaxBody = 16
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := &gateway.Request{Major: 1, Minor: tt.minor, Header: tt.header}
+			n, err := BodyLength(req, lim)
+			require.Equal(t, tt.code, codeOf(err), "%v", err)
+			if tt.code == 0 {
+				require.Equal(t, tt.want, n)
+			}
+		})
+	}
+}
+
+// TestParseFieldEmpty checks that an empty line, which the readers never pass, is refused rather than a panic.
+func TestParseFieldEmpty(t *testing.T) {
+	_, err := ParseField(nil)
+	require.Equal(t, 400, codeOf(err), "%v", err)
+}
+
+// codeOf returns the status of an *Error, 0 for nil, and -1 for any other error.
+func codeOf(err error) int {
+	var he *Error
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &he):
+		return he.Code
+	}
+	return -1
+}
+
+// TestRefuse checks that a refusal is answered and that a closed, reset or timed out connection is not.
+func TestRefuse(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string // the start of the answer, "" for none
+	}{
+		{"bad request", errorf(400, "bad method"), "HTTP/1.1 400 Bad Request\r\n"},
+		{"header too large", errorf(431, "too many"), "HTTP/1.1 431 "},
+		{"closed", io.EOF, ""},
+		{"deadline", fmt.Errorf("read: %w", os.ErrDeadlineExceeded), ""},
+		{"reset", &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			bw := bufio.NewWriter(&out)
+			sent := Refuse(bw, tt.err)
+			require.NoError(t, bw.Flush())
+			require.Equal(t, tt.want != "", sent)
+			require.True(t, strings.HasPrefix(out.String(), tt.want), "got %q", out.String())
+			if tt.want == "" {
+				require.Empty(t, out.String())
+			}
+		})
+	}
 }
 
 // TestAnswer checks the server's half of a request: 100-continue, 417, and skipping a body the app left unread.

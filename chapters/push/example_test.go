@@ -3,6 +3,7 @@ package push_test
 import (
 	"fmt"
 
+	"course/chapters/http1"
 	"course/chapters/push"
 )
 
@@ -12,7 +13,7 @@ func Example() {
 		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Le",
 		"ngth: 5\r\n\r\nhelloGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
 	}
-	p := push.NewParser(push.DefaultLimits)
+	p := push.NewParser(http1.DefaultLimits)
 	for _, read := range reads {
 		buf := []byte(read)
 		for {

@@ -38,52 +38,25 @@
 // body comes right after its Head), so the loop calls it again even when buf is empty, until NeedMore. When
 // the client closes the connection, EOF says whether that cut a request short.
 //
-// The parser applies the same rules and limits as http1.ReadRequest, and answers the same bytes with the same
-// status (a test feeds both the same requests, split in every way): 400 for a malformed request, 413, 414, 431,
-// 501 and 505. It does not import package net, directly or otherwise, so that the event-driven server, which
-// does its socket I/O itself, can show that it uses none of Go's networking.
+// The parser applies the syntax rules and limits of http1.ReadRequest, which package http1 exports for it
+// (http1.ParseRequestLine, http1.ParseField, ...), and answers the same bytes with the same status (a test
+// feeds both the same requests, split in every way): 400 for a malformed request, 413, 414, 431, 501 and 505.
+// What it adds is the state machine. It does not import package net, directly or otherwise, so that the
+// event-driven server, which does its socket I/O itself, can show that it uses none of Go's networking.
 package push
 
 import (
 	"bytes"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"course/chapters/gateway"
+	"course/chapters/http1"
 )
 
-// Limits bound what a request may use, so that one client cannot exhaust the server's memory. It has the fields
-// of http1.Limits, so that one converts to the other: push.Limits(cfg.Limits()).
-type Limits struct {
-	MaxLine        int   // the request line, CRLF excluded
-	MaxHeaders     int   // header fields (and, separately, trailer fields)
-	MaxHeaderBytes int   // the header section after the request line (and, separately, the trailer section)
-	MaxBody        int64 // the decoded body
-}
-
-// DefaultLimits are those of http1.DefaultLimits.
-var DefaultLimits = Limits{MaxLine: 8 << 10, MaxHeaders: 100, MaxHeaderBytes: 8 << 10, MaxBody: 1 << 20}
-
-// maxChunkLine bounds a chunk-size line, extensions included.
-const maxChunkLine = 4096
-
-// Error is a request the server refuses, with the status to answer. After answering it the server closes the
-// connection: it can no longer tell where the next request would start.
-type Error struct {
-	Code   int    // 400, 413, 414, 431, 501, 505
-	Reason string // what was wrong, for the log and the response body
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.Code, gateway.Reason(e.Code), e.Reason)
-}
-
-// StatusCode returns the status to answer with, which makes gateway.StatusOf work on an Error.
-func (e *Error) StatusCode() int { return e.Code }
-
-func errorf(code int, format string, args ...any) *Error {
-	return &Error{Code: code, Reason: fmt.Sprintf(format, args...)}
+// errorf returns a refusal with the status code, as http1's parser does.
+func errorf(code int, format string, args ...any) *http1.Error {
+	return &http1.Error{Code: code, Reason: fmt.Sprintf(format, args...)}
 }
 
 // Event is what Feed found.
@@ -128,14 +101,13 @@ const (
 // Parser parses the requests of one connection, one after the other. The zero value is not usable: make one
 // with NewParser.
 type Parser struct {
-	lim   Limits
+	lim   http1.Limits
 	state state
 	err   error // the error that stopped the parser, returned again by every later call
 
-	line   []byte // the start of a line that the bytes fed so far did not finish; never over its limit
-	empty  int    // empty lines skipped before the request line
-	fields int    // fields in the header (or trailer) section so far
-	size   int    // bytes of the header (or trailer) section so far
+	line  []byte        // the start of a line that the bytes fed so far did not finish; never over its limit
+	empty int           // empty lines skipped before the request line
+	sec   http1.Section // the header (or trailer) section so far
 
 	req   *gateway.Request
 	left  int64  // body bytes still to come: of the whole body (Content-Length), or of the current chunk
@@ -144,7 +116,7 @@ type Parser struct {
 }
 
 // NewParser returns a parser of requests with the limits lim.
-func NewParser(lim Limits) *Parser {
+func NewParser(lim http1.Limits) *Parser {
 	return &Parser{lim: lim}
 }
 
@@ -161,8 +133,8 @@ func (p *Parser) Data() []byte { return p.data }
 // returns NeedMore only once it has used every byte of b; any other event may leave bytes of b unused, which
 // are for the next call. It keeps what it needs of an incomplete line, so the caller does not have to.
 //
-// When the request must be refused, Feed returns an *Error with the status to answer; the parser is then
-// done, and every later call returns the same error.
+// When the request must be refused, Feed returns an *http1.Error with the status to answer; the parser is
+// then done, and every later call returns the same error.
 func (p *Parser) Feed(b []byte) (n int, ev Event, err error) {
 	if p.err != nil {
 		return 0, NeedMore, p.err
@@ -232,7 +204,7 @@ func (p *Parser) Feed(b []byte) (n int, ev Event, err error) {
 }
 
 // EOF tells the parser that the input has ended, as when the client closes the connection, and returns what
-// that means: nil when it ended between two requests, an *Error (400) when it cut a request short.
+// that means: nil when it ended between two requests, an *http1.Error (400) when it cut a request short.
 func (p *Parser) EOF() error {
 	if p.err != nil {
 		return p.err
@@ -311,7 +283,7 @@ func (p *Parser) lineLimit() int {
 	case inRequestLine:
 		return p.lim.MaxLine
 	case inChunkSize:
-		return maxChunkLine
+		return http1.MaxChunkLine
 	}
 	return p.lim.MaxHeaderBytes
 }
@@ -336,24 +308,24 @@ func (p *Parser) onLine(line []byte) (Event, error) {
 			p.empty++
 			return NeedMore, nil
 		}
-		req, err := parseRequestLine(string(line))
+		req, err := http1.ParseRequestLine(string(line))
 		if err != nil {
 			return NeedMore, err
 		}
 		p.req = req
-		p.state, p.fields, p.size = inHeader, 0, 0
+		p.state, p.sec = inHeader, http1.Section{}
 		return NeedMore, nil
 
 	case inHeader:
 		if len(line) > 0 {
-			h, err := p.field(line)
+			h, err := p.sec.Field(line, p.lim)
 			if err != nil {
 				return NeedMore, err
 			}
 			p.req.Header = append(p.req.Header, h)
 			return NeedMore, nil
 		}
-		if err := checkHost(p.req); err != nil {
+		if err := http1.CheckHost(p.req); err != nil {
 			return NeedMore, err
 		}
 		if err := p.frame(); err != nil {
@@ -363,12 +335,12 @@ func (p *Parser) onLine(line []byte) (Event, error) {
 		return Head, nil
 
 	case inChunkSize:
-		n, err := parseChunkSize(line)
+		n, err := http1.ParseChunkSize(line)
 		if err != nil {
 			return NeedMore, err
 		}
 		if n == 0 {
-			p.state, p.fields, p.size = inTrailer, 0, 0
+			p.state, p.sec = inTrailer, http1.Section{}
 			return NeedMore, nil
 		}
 		p.total += n
@@ -384,67 +356,23 @@ func (p *Parser) onLine(line []byte) (Event, error) {
 			return End, nil
 		}
 		// Trailer fields are checked as header fields are, then dropped: WSGI cannot hand them to the app.
-		_, err := p.field(line)
+		_, err := p.sec.Field(line, p.lim)
 		return NeedMore, err
 	}
 	panic("push: a line in state " + strconv.Itoa(int(p.state)))
 }
 
-// field counts a header or trailer line against the limits, in http1's order, and parses it.
-func (p *Parser) field(line []byte) (gateway.Header, error) {
-	p.size += len(line) + 2
-	if p.size > p.lim.MaxHeaderBytes {
-		return gateway.Header{}, errorf(431, "header section larger than %d bytes", p.lim.MaxHeaderBytes)
-	}
-	if p.fields == p.lim.MaxHeaders {
-		return gateway.Header{}, errorf(431, "more than %d header fields", p.lim.MaxHeaders)
-	}
-	p.fields++
-	return parseField(line)
-}
-
-// frame decides how long the body is (RFC 9112 section 6.3) and sets the state that reads it.
+// frame sets the state that reads the body, framed as http1.BodyLength decides.
 func (p *Parser) frame() error {
-	req := p.req
-	te := req.Values("Transfer-Encoding")
-	cl := req.Values("Content-Length")
-	switch {
-	case len(te) > 0 && len(cl) > 0:
-		// The classic request smuggling vector: two framings that two servers in a chain may read differently.
-		return errorf(400, "both Transfer-Encoding and Content-Length (request smuggling?)")
-	case len(te) > 0:
-		if req.Minor == 0 {
-			return errorf(400, "Transfer-Encoding in an HTTP/1.0 request")
-		}
-		var codings []string
-		for _, v := range te {
-			for c := range strings.SplitSeq(v, ",") {
-				codings = append(codings, strings.ToLower(strings.TrimSpace(c)))
-			}
-		}
-		for _, c := range codings {
-			if c != "chunked" {
-				return errorf(501, "transfer coding %q is not supported (only chunked)", clip(c))
-			}
-		}
-		if len(codings) != 1 {
-			return errorf(400, "chunked applied more than once")
-		}
-		req.ContentLength = -1
+	n, err := http1.BodyLength(p.req, p.lim)
+	if err != nil {
+		return err
+	}
+	p.req.ContentLength = n
+	if n < 0 {
 		p.state = inChunkSize
-	case len(cl) > 0:
-		n, err := parseContentLength(cl)
-		if err != nil {
-			return err
-		}
-		if n > p.lim.MaxBody {
-			return errorf(413, "body of %d bytes is over the limit of %d", n, p.lim.MaxBody)
-		}
-		req.ContentLength = n
+	} else {
 		p.state, p.left = inBody, n
-	default:
-		req.ContentLength = 0
-		p.state, p.left = inBody, 0
 	}
 	return nil
 }

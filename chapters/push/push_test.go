@@ -1,6 +1,7 @@
 package push_test
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -8,12 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"course/chapters/gateway"
+	"course/chapters/http1"
 	"course/chapters/push"
 )
 
 // limits are those of http1's tests: the default ones with a 16-byte body cap.
-var limits = func() push.Limits {
-	lim := push.DefaultLimits
+var limits = func() http1.Limits {
+	lim := http1.DefaultLimits
 	lim.MaxBody = 16
 	return lim
 }()
@@ -161,7 +163,7 @@ func TestPipelined(t *testing.T) {
 	want := []string{"/a abc", "/b de", "/c "}
 	for _, sp := range splitters {
 		t.Run(sp.name, func(t *testing.T) {
-			got := pushed(pipelined, push.DefaultLimits, sp.split(len(pipelined)))
+			got := pushed(pipelined, http1.DefaultLimits, sp.split(len(pipelined)))
 			require.Zero(t, got.Code, got.Reason)
 			var summary []string
 			for _, m := range got.Messages {
@@ -198,7 +200,7 @@ func TestEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := push.NewParser(push.DefaultLimits)
+			p := push.NewParser(http1.DefaultLimits)
 			b := []byte(tt.raw)
 			var got []step
 			for {
@@ -240,7 +242,7 @@ func TestEOF(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := pushed(tt.raw, push.DefaultLimits, []int{len(tt.raw)})
+			got := pushed(tt.raw, http1.DefaultLimits, []int{len(tt.raw)})
 			require.Equal(t, tt.code, got.Code, got.Reason)
 		})
 	}
@@ -248,7 +250,7 @@ func TestEOF(t *testing.T) {
 
 // TestErrorSticks checks that a parser that refused a request refuses everything after.
 func TestErrorSticks(t *testing.T) {
-	p := push.NewParser(push.DefaultLimits)
+	p := push.NewParser(http1.DefaultLimits)
 	_, _, err := p.Feed([]byte("BAD\r\n"))
 	require.Error(t, err)
 	require.Equal(t, 400, gateway.StatusOf(err))
@@ -266,10 +268,22 @@ func TestEventString(t *testing.T) {
 	require.Equal(t, []string{"NeedMore", "Head", "Data", "End", "Event(9)"}, got)
 }
 
+// TestNoNet checks that the parser does not import package net, through http1 or otherwise: the event-driven
+// server of chapter 3 does its socket I/O itself.
+func TestNoNet(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to list the imports with")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
+	require.NoError(t, err, "go list -deps")
+	require.NotContains(t, strings.Fields(string(out)), "net")
+}
+
 // BenchmarkFeed measures the parser on a typical small request, fed whole.
 func BenchmarkFeed(b *testing.B) {
 	raw := []byte("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: load\r\nAccept: */*\r\n\r\n")
-	p := push.NewParser(push.DefaultLimits)
+	p := push.NewParser(http1.DefaultLimits)
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
 		in := raw

@@ -16,9 +16,6 @@ import (
 	"course/chapters/push"
 )
 
-// The two parsers share their limits: this does not compile if their fields part ways.
-var _ = push.Limits(http1.DefaultLimits)
-
 // message is a request as a test sees it: its head, and its body as far as it was read.
 type message struct {
 	Method        string
@@ -44,22 +41,18 @@ type outcome struct {
 // errCode returns the status of a parser's error, or -1 for an error that is not a refusal.
 func errCode(err error) (int, string) {
 	var he *http1.Error
-	var pe *push.Error
-	switch {
-	case errors.As(err, &he):
+	if errors.As(err, &he) {
 		return he.Code, he.Reason
-	case errors.As(err, &pe):
-		return pe.Code, pe.Reason
 	}
 	return -1, err.Error()
 }
 
 // blocking reads every request of raw with http1.ReadRequest, the blocking parser of chapters 1 and 2.
-func blocking(raw string, lim push.Limits) outcome {
+func blocking(raw string, lim http1.Limits) outcome {
 	br := bufio.NewReader(strings.NewReader(raw))
 	var o outcome
 	for {
-		req, err := http1.ReadRequest(br, http1.Limits(lim))
+		req, err := http1.ReadRequest(br, lim)
 		if errors.Is(err, io.EOF) {
 			return o
 		}
@@ -81,7 +74,7 @@ func blocking(raw string, lim push.Limits) outcome {
 // pushed feeds raw to a push.Parser in pieces of the given sizes, then tells it the input ended. It checks the
 // contract of Feed on the way: NeedMore comes only once every byte was used, and no Data or End comes without
 // a Head before it.
-func pushed(raw string, lim push.Limits, pieces []int) outcome {
+func pushed(raw string, lim http1.Limits, pieces []int) outcome {
 	p := push.NewParser(lim)
 	var o outcome
 	var cur *message
@@ -241,7 +234,7 @@ func FuzzSameAsReadRequest(f *testing.F) {
 			f.Add([]byte(raw), uint64(len(raw)))
 		}
 	}
-	small := push.Limits{MaxLine: 40, MaxHeaders: 3, MaxHeaderBytes: 48, MaxBody: 24}
+	small := http1.Limits{MaxLine: 40, MaxHeaders: 3, MaxHeaderBytes: 48, MaxBody: 24}
 	f.Fuzz(func(t *testing.T, raw []byte, seed uint64) {
 		lim := limits
 		if seed%2 == 1 {

@@ -25,8 +25,9 @@ func chapter1() *Chapter {
 		Title:  "blocking",
 		Flags:  flags1(),
 		// The reference answers to chapter 1's readRequest and serveConn.
-		Reference: []string{"http1.ReadRequest(", ".ServeConn(", ".HTTP1("},
-		Specs:     append(correctness1(blockingFlags), headOfLine1),
+		Reference: []string{"http1.ReadRequest(", "http1.ParseRequestLine(", "http1.ParseField(",
+			"http1.BodyLength(", "http1.ParseChunkSize(", ".ServeConn(", ".HTTP1("},
+		Specs: append(correctness1(blockingFlags), headOfLine1),
 	}
 }
 

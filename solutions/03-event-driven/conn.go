@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"course/chapters/gateway"
+	"course/chapters/http1"
 	"course/chapters/push"
 )
 
@@ -54,7 +55,7 @@ type conn struct {
 	timer timer
 }
 
-func newConn(fd int, lim push.Limits) *conn {
+func newConn(fd int, lim http1.Limits) *conn {
 	c := &conn{fd: fd, p: push.NewParser(lim)}
 	c.timer = timer{index: -1, c: c}
 	return c
@@ -193,9 +194,9 @@ func (l *loop) dispatch(c *conn, now time.Time) {
 func (l *loop) refuse(c *conn, err error, now time.Time) {
 	log.Printf("refused a request: %v", err)
 	msg := err.Error()
-	var pe *push.Error
-	if errors.As(err, &pe) {
-		msg = pe.Reason
+	var he *http1.Error
+	if errors.As(err, &he) {
+		msg = he.Reason
 	}
 	l.answer(c, gateway.StatusOf(err), msg, now)
 }

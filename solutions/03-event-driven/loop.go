@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"course/chapters/gateway"
+	"course/chapters/http1"
 	"course/chapters/launch"
 	"course/chapters/pool"
-	"course/chapters/push"
 )
 
 const (
@@ -42,7 +42,7 @@ const (
 // except in epoll_wait. Only the fields under mu are shared, with the pool's workers.
 type loop struct {
 	cfg *launch.Config
-	lim push.Limits
+	lim http1.Limits
 	gw  gateway.Server
 	app gateway.App
 
@@ -79,7 +79,7 @@ type loop struct {
 func newLoop(cfg *launch.Config, pc launch.PoolConfig, app gateway.App) (*loop, error) {
 	l := &loop{
 		cfg: cfg,
-		lim: push.Limits(cfg.Limits()),
+		lim: cfg.Limits(),
 		// The app runs on several pool workers at once: wsgi.multithread is true. This is the choice the
 		// chapter documents (an event loop running the app inline would say false).
 		gw:     gateway.Server{Name: "127.0.0.1", MultiThread: true, Errors: os.Stderr},
