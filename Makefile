@@ -44,8 +44,7 @@ slides: ## serve the slides at http://127.0.0.1:3999/slides/
 	go run golang.org/x/tools/cmd/present -http 127.0.0.1:3999 -content . -notes
 
 bench: ## measure: our load generator against wrk, and the servers beside net/http
-	bash bench/loadgen.sh
-	bash bench/servers.sh
+	@bash bench/loadgen.sh; status=$$?; bash bench/servers.sh && exit $$status
 
 clean: ## remove build and grading leftovers
 	rm -rf .grader

@@ -11,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"log"
+	"strings"
 	"time"
 
 	"course/chapters/gateway"
@@ -34,7 +35,8 @@ func serve(ctx context.Context, cfg *launch.Config, pc launch.PoolConfig, app ga
 		l.shutdown()
 		return err
 	}
-	log.Printf("event-driven server listening on %s, port %s (%d workers, queue %d)", cfg.Addr, l.gw.Port, pc.Workers, pc.Queue)
+	host, _, _ := strings.Cut(cfg.Addr, ":")
+	log.Printf("event-driven server listening on %s:%s (%d workers, queue %d)", host, l.gw.Port, pc.Workers, pc.Queue)
 	// The one goroutine besides the loop and the workers: it turns the cancellation into a write to the
 	// loop's eventfd, since the loop, asleep in epoll_wait, cannot wait on a channel too.
 	stop := context.AfterFunc(ctx, l.requestStop)

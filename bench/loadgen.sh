@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# loadgen.sh checks that the harness load generator (harness/cmd/load) is no
+# slower than wrk: both load the same hello server (harness/cmd/hello) in the
+# same run, in alternation, and the script fails if
+# median(load rps) / median(wrk rps) is below $MIN_RATIO.
+#
+# The tools and the server share the machine's cores, so what compares is the
+# ratio, not the rates, which drift from run to run (by 15% or more on a busy
+# machine: raise ROUNDS for a steadier median). Fair settings: wrk -t2, its
+# usual setting on 2 cores; load with Go's default GOMAXPROCS; the server with
+# Go's default too, all cores, as a server normally runs. SERVER_PROCS=1
+# confines the server to one core: the ratio stayed the same within the noise.
+#
+# Environment: ROUNDS (3), CONNS (50), DURATION (5s), MIN_RATIO (0.9),
+# SERVER_PROCS (unset: Go's default).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-50}
+DURATION=${DURATION:-5s}
+MIN_RATIO=${MIN_RATIO:-0.9}
+
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null 2>&1; then
+	echo "loadgen: installing wrk from Debian" >&2
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq wrk >/dev/null
+fi
+
+tmp=$(mktemp -d)
+server=""
+cleanup() {
+	if [ -n "$server" ]; then
+		kill "$server" 2>/dev/null || true
+		wait "$server" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+go build -o "$tmp/" ./harness/cmd/hello ./harness/cmd/load
+
+if [ -n "${SERVER_PROCS:-}" ]; then
+	GOMAXPROCS=$SERVER_PROCS "$tmp/hello" -addr 127.0.0.1:0 >"$tmp/hello.out" 2>&1 &
+else
+	"$tmp/hello" -addr 127.0.0.1:0 >"$tmp/hello.out" 2>&1 &
+fi
+server=$!
+addr=""
+for _ in $(seq 50); do
+	addr=$(sed -n 's/^listening on //p' "$tmp/hello.out")
+	[ -n "$addr" ] && break
+	sleep 0.1
+done
+if [ -z "$addr" ]; then
+	echo "loadgen: the hello server did not start:" >&2
+	cat "$tmp/hello.out" >&2
+	exit 1
+fi
+url="http://$addr/"
+
+wrk_rps() {
+	wrk -t2 -c"$CONNS" -d"$DURATION" "$url" | awk '/^Requests\/sec:/ { print $2 }'
+}
+
+load_rps() {
+	"$tmp/load" -c "$CONNS" -d "$DURATION" -json "$url" >"$tmp/load.json"
+	if ! grep -q '"errors": {}' "$tmp/load.json"; then
+		echo "loadgen: load reported errors:" >&2
+		cat "$tmp/load.json" >&2
+	fi
+	sed -n 's/^ *"rps": *\([0-9.]*\),$/\1/p' "$tmp/load.json"
+}
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "loadgen: $url, $CONNS connections, $DURATION per run, $ROUNDS rounds, $(nproc) cores"
+# Warm up the server (and the page cache of both tools) out of the count.
+"$tmp/load" -c "$CONNS" -d 1s "$url" >/dev/null
+wrk -t2 -c"$CONNS" -d1s "$url" >/dev/null
+
+printf '%-6s %12s %12s\n' round "wrk rps" "load rps"
+: >"$tmp/wrk.rps"
+: >"$tmp/load.rps"
+for round in $(seq "$ROUNDS"); do
+	# Swap who goes first every round, so that a drift in the machine's
+	# speed does not favour either tool.
+	if [ $((round % 2)) -eq 1 ]; then
+		w=$(wrk_rps)
+		o=$(load_rps)
+	else
+		o=$(load_rps)
+		w=$(wrk_rps)
+	fi
+	if [ -z "$w" ] || [ -z "$o" ]; then
+		echo "loadgen: round $round: no result (wrk: '$w', load: '$o')" >&2
+		exit 1
+	fi
+	echo "$w" >>"$tmp/wrk.rps"
+	echo "$o" >>"$tmp/load.rps"
+	printf '%-6s %12.0f %12.0f\n' "$round" "$w" "$o"
+done
+
+mw=$(median <"$tmp/wrk.rps")
+mo=$(median <"$tmp/load.rps")
+ratio=$(awk -v o="$mo" -v w="$mw" 'BEGIN { printf "%.2f", o / w }')
+printf '%-6s %12.0f %12.0f\n' median "$mw" "$mo"
+echo "ratio median(load)/median(wrk): $ratio (minimum $MIN_RATIO)"
+if awk -v r="$ratio" -v m="$MIN_RATIO" 'BEGIN { exit !(r < m) }'; then
+	echo "loadgen: FAIL: the load generator is slower than $MIN_RATIO of wrk" >&2
+	exit 1
+fi

@@ -1,0 +1,270 @@
+// Package load generates HTTP/1.1 load against a server on the loopback
+// interface and measures its throughput and latency.
+//
+// It is built to be as fast as wrk, so that a benchmark measures the server
+// rather than the tool: a request serialized once, responses framed by a
+// minimal parser, latencies recorded in HdrHistograms merged at the end. On
+// Linux, event loops (one per two cores) drive the connections through
+// non-blocking sockets and epoll and write each round's requests in a burst,
+// as wrk does; against a Go server sharing two cores it spends about a fifth
+// less CPU per request than wrk and reaches 0.8 to 1.0 of its rate
+// (bench/loadgen.sh). Elsewhere a goroutine per connection does blocking I/O,
+// which pays the Go scheduler for every response: 0.75 to 0.9 of wrk's rate
+// on the same machine.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Config says what load to generate and for how long.
+type Config struct {
+	// Addr is the server's host:port. It must be a loopback address
+	// ("127.0.0.1:8080", "[::1]:8080" or "localhost:8080"): this package never
+	// loads another host.
+	Addr string
+
+	// Conns is the number of keep-alive connections.
+	Conns int
+
+	// Duration stops the run after this long.
+	Duration time.Duration
+
+	// Requests stops the run after this many requests have ended, each with a
+	// response or an error (a failed dial counts as one). Zero means no count
+	// bound. At least one of Duration and Requests must be set.
+	Requests int64
+
+	// Rate is the open-loop request rate in requests per second over all
+	// connections; connection i of n sends at (i + k*n)/Rate seconds after the
+	// start, and latency is counted from that intended time, so that a stalled
+	// server is charged for the requests it delayed (no coordinated omission).
+	// Zero means a closed loop: each connection sends its next request when the
+	// previous response has arrived.
+	Rate float64
+
+	// Request is the raw request sent on every exchange. The default is
+	// "GET / HTTP/1.1\r\nHost: Addr\r\n\r\n".
+	Request []byte
+
+	// Pipeline is the number of requests in flight per connection (default 1).
+	// In a closed loop a connection writes Pipeline requests at once and reads
+	// their responses before it writes again, as wrk does.
+	Pipeline int
+
+	// Timeout bounds the wait for a response, with up to 10% of slack
+	// (default 5s). A late response counts as a "timeout" error and the
+	// connection is re-dialled.
+	Timeout time.Duration
+
+	// Progress, if non-nil, receives a live progress line rewritten with \r
+	// every 250ms, cleared at the end.
+	Progress io.Writer
+}
+
+// DefaultTimeout is the response timeout when Config.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Result is what a run measured.
+type Result struct {
+	Duration time.Duration // from the start until the last connection stopped
+	Requests int64         // responses received
+	RPS      float64       // Requests per second of Duration
+	Bytes    int64         // bytes read from the server
+	Status   map[int]int64 // responses by status code
+
+	// Errors counts the requests that failed, by kind (the Kind
+	// constants). An error while no request was in flight, such as the
+	// server closing an idle connection, only has the connection re-dialled.
+	Errors map[string]int64
+
+	Reconnects int64       // connections dialled again after one closed
+	Latency    Percentiles // over all responses
+}
+
+// Percentiles summarizes a latency distribution.
+type Percentiles struct {
+	P50, P90, P99, P999, Max, Mean time.Duration
+}
+
+// Error kinds, the keys of Result.Errors.
+const (
+	KindConnect = "connect" // the dial failed
+	KindReset   = "reset"   // the server reset the connection
+	KindEOF     = "eof"     // the server closed the connection before it answered
+	KindTimeout = "timeout" // no response within Config.Timeout
+	KindParse   = "parse"   // the response could not be framed
+	KindRead    = "read"    // another read error
+	KindWrite   = "write"   // another write error
+)
+
+// Histogram bounds, in microseconds.
+const (
+	histMin     = 1
+	histMax     = 60_000_000
+	histFigures = 3
+)
+
+// maxShards bounds the number of latency histograms (about 140 KB each) of
+// the goroutine engine: beyond it, connections share them.
+const maxShards = 64
+
+// dialPause keeps a connection from spinning on a port that refuses it.
+const dialPause = 10 * time.Millisecond
+
+// Run generates the load cfg describes and returns what it measured. It stops
+// at cfg.Duration, after cfg.Requests, or when ctx is done, whichever comes
+// first; requests still in flight then are not counted. It returns an error
+// if cfg is invalid or the system refuses what the run needs.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	return run(ctx, cfg, engines[defaultEngine])
+}
+
+// run is Run with the engine that drives the connections.
+func run(ctx context.Context, cfg Config, engine func(*runner) error) (*Result, error) {
+	addr, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Pipeline == 0 {
+		cfg.Pipeline = 1
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if len(cfg.Request) == 0 {
+		cfg.Request = []byte("GET / HTTP/1.1\r\nHost: " + cfg.Addr + "\r\n\r\n")
+	}
+
+	start := time.Now()
+	var cancel context.CancelFunc
+	if cfg.Duration > 0 {
+		ctx, cancel = context.WithDeadline(ctx, start.Add(cfg.Duration))
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	defer cancel()
+	r := newRunner(ctx, cfg, addr, start)
+	stopProgress := r.progress(cfg.Progress)
+	err = engine(r)
+	elapsed := time.Since(r.start)
+	stopProgress()
+	if err != nil {
+		return nil, err
+	}
+	return r.result(elapsed), nil
+}
+
+// check validates cfg and returns the address to dial.
+func (cfg *Config) check() (string, error) {
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return "", fmt.Errorf("load: address %q: %w", cfg.Addr, err)
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return "", fmt.Errorf("load: refusing to load %q: not a loopback address", cfg.Addr)
+	}
+	switch {
+	case cfg.Conns < 1:
+		return "", fmt.Errorf("load: %d connections: need at least 1", cfg.Conns)
+	case cfg.Duration < 0 || cfg.Requests < 0 || cfg.Pipeline < 0 || cfg.Timeout < 0:
+		return "", errors.New("load: negative Duration, Requests, Pipeline or Timeout")
+	case cfg.Duration == 0 && cfg.Requests == 0:
+		return "", errors.New("load: no bound: set a Duration or a number of Requests")
+	case !(cfg.Rate >= 0) || math.IsInf(cfg.Rate, 1):
+		return "", fmt.Errorf("load: rate %v: want a finite number >= 0", cfg.Rate)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func (r *Result) summarize(h *hdrhistogram.Histogram) {
+	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
+	r.Latency = Percentiles{
+		P50:  us(h.ValueAtQuantile(50)),
+		P90:  us(h.ValueAtQuantile(90)),
+		P99:  us(h.ValueAtQuantile(99)),
+		P999: us(h.ValueAtQuantile(99.9)),
+		Max:  us(h.Max()),
+		Mean: time.Duration(h.Mean() * float64(time.Microsecond)),
+	}
+	if h.TotalCount() == 0 {
+		r.Latency.Max = 0
+	}
+}
+
+// String returns a short summary in the manner of wrk's.
+func (r *Result) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d requests in %s, %s read\n", r.Requests, r.Duration.Round(time.Millisecond), byteSize(r.Bytes))
+	fmt.Fprintf(&b, "Requests/sec: %.2f\n", r.RPS)
+	l := r.Latency
+	fmt.Fprintf(&b, "Latency: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n",
+		roundDur(l.P50), roundDur(l.P90), roundDur(l.P99), roundDur(l.P999), roundDur(l.Max), roundDur(l.Mean))
+	if len(r.Status) > 0 {
+		codes := make([]int, 0, len(r.Status))
+		for c := range r.Status {
+			codes = append(codes, c)
+		}
+		sort.Ints(codes)
+		b.WriteString("Status:")
+		for _, c := range codes {
+			fmt.Fprintf(&b, " %d: %d", c, r.Status[c])
+		}
+		b.WriteByte('\n')
+	}
+	if len(r.Errors) > 0 {
+		kinds := make([]string, 0, len(r.Errors))
+		for k := range r.Errors {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		b.WriteString("Errors:")
+		for _, k := range kinds {
+			fmt.Fprintf(&b, " %s: %d", k, r.Errors[k])
+		}
+		b.WriteByte('\n')
+	}
+	if r.Reconnects > 0 {
+		fmt.Fprintf(&b, "Reconnects: %d\n", r.Reconnects)
+	}
+	return b.String()
+}
+
+// roundDur keeps three or so significant digits.
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	v, suffix := float64(n)/unit, "KB"
+	for _, s := range []string{"MB", "GB", "TB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	return fmt.Sprintf("%.2f%s", v, suffix)
+}
