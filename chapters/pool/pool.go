@@ -141,7 +141,8 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 		case d < 0:
 			tick = nil
 		case t == nil:
-			t = time.NewTimer(d)
+			t = timers.Get().(*time.Timer)
+			t.Reset(d)
 			tick = t.C
 		default:
 			t.Reset(d)
@@ -150,7 +151,8 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	}
 	defer func() {
 		if t != nil {
-			t.Stop()
+			t.Stop() // since Go 1.23, a stopped timer's channel holds no stale tick: it can be reused
+			timers.Put(t)
 		}
 	}()
 	cancelled, closed := ctx.Done(), p.done
@@ -222,6 +224,13 @@ func (p *Pool) limits(j *job) (time.Duration, error, bool) {
 		// The state changed as we looked: look again.
 	}
 }
+
+// timers recycles the timers of Do, one per job otherwise.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // Stats is a snapshot of a pool.
 type Stats struct {
