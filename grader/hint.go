@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"course/grader/spec"
 	"course/grader/specs"
@@ -52,6 +53,15 @@ func showHint(w io.Writer, root string, ch *specs.Chapter) int {
 				fmt.Fprintf(w, " On to chapter %d: make grade CHAPTER=%d.", rep.NextChapter, rep.NextChapter)
 			}
 			fmt.Fprintln(w)
+			return exitPass
+		}
+		if !failed.Ran && rep.Start != "" {
+			fmt.Fprintf(w, "At your last grade of chapter %d (%d/%d) your server did not start, so no spec could run.\n", ch.Number, rep.Score, rep.Total)
+			fmt.Fprintf(w, "Start it by hand and read what it prints; it must keep running and listen on the address it is given:\n  %s\n",
+				spec.Expand(rep.Start, "127.0.0.1:8080"))
+			if failed.Message != "" {
+				fmt.Fprintf(w, "What the grader saw: %s\n", strings.TrimRight(failed.Message, "\n"))
+			}
 			return exitPass
 		}
 		for i := range ch.Specs {

@@ -47,6 +47,14 @@ func TestShowHint(t *testing.T) {
 	require.Equal(t, exitPass, code)
 	require.Contains(t, out, "Every spec of chapter 1 passed")
 
+	saveReport(root, &spec.Report{Chapter: 1, Score: 0, Total: 41, Start: "go run ./chapters/01-blocking -addr {addr}",
+		Results: []spec.Result{{ID: ch.Specs[0].ID, Passed: false, Ran: false, Message: "the server exited with status 1"}}})
+	code, out = hint()
+	require.Equal(t, exitPass, code)
+	require.Contains(t, out, "your server did not start")
+	require.Contains(t, out, "go run ./chapters/01-blocking -addr 127.0.0.1:8080")
+	require.Contains(t, out, "the server exited with status 1")
+
 	saveReport(root, &spec.Report{Chapter: 1, Output: "server.go:3: syntax error"})
 	code, out = hint()
 	require.Equal(t, exitFail, code)
