@@ -82,17 +82,16 @@ func NewEnviron(req *Request, srv Server) (*Environ, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := map[string]string{
-		"REQUEST_METHOD":  req.Method,
-		"SCRIPT_NAME":     "",
-		"PATH_INFO":       path,
-		"QUERY_STRING":    query,
-		"SERVER_NAME":     srv.Name,
-		"SERVER_PORT":     srv.Port,
-		"SERVER_PROTOCOL": req.Proto,
-		"CONTENT_TYPE":    "",
-		"CONTENT_LENGTH":  "",
-	}
+	v := make(map[string]string, 10+len(req.Header)) // sized once: the environ is built for every request
+	v["REQUEST_METHOD"] = req.Method
+	v["SCRIPT_NAME"] = ""
+	v["PATH_INFO"] = path
+	v["QUERY_STRING"] = query
+	v["SERVER_NAME"] = srv.Name
+	v["SERVER_PORT"] = srv.Port
+	v["SERVER_PROTOCOL"] = req.Proto
+	v["CONTENT_TYPE"] = ""
+	v["CONTENT_LENGTH"] = ""
 	for _, h := range req.Header {
 		key := strings.ToUpper(strings.ReplaceAll(h.Name, "-", "_"))
 		switch key {

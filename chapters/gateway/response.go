@@ -6,15 +6,45 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // hopByHop lists the headers that describe one connection rather than the message, which only the server may
 // send (RFC 9110 section 7.6.1; PEP 3333 forbids them from the app).
-var hopByHop = map[string]bool{
-	"connection": true, "keep-alive": true, "proxy-authenticate": true, "proxy-authorization": true,
-	"te": true, "trailer": true, "trailers": true, "transfer-encoding": true, "upgrade": true,
+var hopByHop = []string{
+	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Trailers",
+	"Transfer-Encoding", "Upgrade",
 }
+
+// isHopByHop reports whether name is a hop-by-hop header, without allocating: it runs for every header of
+// every response.
+func isHopByHop(name string) bool {
+	for _, h := range hopByHop {
+		if strings.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// date returns the Date header line for now, formatted once a second rather than once a response.
+func date() string {
+	now := time.Now().Unix()
+	if d := lastDate.Load(); d != nil && d.unix == now {
+		return d.line
+	}
+	d := &dateLine{now, "Date: " + time.Unix(now, 0).UTC().Format(timeFormat) + "\r\n"}
+	lastDate.Store(d)
+	return d.line
+}
+
+type dateLine struct {
+	unix int64
+	line string
+}
+
+var lastDate atomic.Pointer[dateLine]
 
 // Result says how a response went.
 type Result struct {
@@ -105,6 +135,7 @@ func Respond(w io.Writer, req *Request, env *Environ, app App, mustClose bool) (
 	}
 
 	var b strings.Builder
+	b.Grow(256)
 	b.WriteString("HTTP/1.1 ")
 	b.WriteString(r.status)
 	b.WriteString("\r\n")
@@ -115,7 +146,7 @@ func Respond(w io.Writer, req *Request, env *Environ, app App, mustClose bool) (
 		b.WriteString("\r\n")
 	}
 	if !r.hasDate {
-		b.WriteString("Date: " + time.Now().UTC().Format(timeFormat) + "\r\n")
+		b.WriteString(date())
 	}
 	if r.contentLength < 0 && length >= 0 && bodyAllowed(r.code) {
 		b.WriteString("Content-Length: " + strconv.FormatInt(length, 10) + "\r\n")
@@ -268,20 +299,20 @@ func (r *response) check(status string, headers []Header) error {
 	}
 	r.status, r.code, r.headers, r.contentLength, r.hasDate = status, n, nil, -1, false
 	for _, h := range headers {
-		if hopByHop[strings.ToLower(h.Name)] {
+		if isHopByHop(h.Name) {
 			return fmt.Errorf("start_response: %q is a hop-by-hop header, which only the server may send", h.Name)
 		}
 		if !IsToken(h.Name) || strings.ContainsAny(h.Value, "\r\n\x00") {
 			return fmt.Errorf("start_response: bad header %q: %q", h.Name, h.Value)
 		}
-		switch strings.ToLower(h.Name) {
-		case "content-length":
+		switch {
+		case strings.EqualFold(h.Name, "Content-Length"):
 			cl, err := strconv.ParseInt(h.Value, 10, 64)
 			if err != nil || cl < 0 {
 				return fmt.Errorf("start_response: bad Content-Length %q", h.Value)
 			}
 			r.contentLength = cl
-		case "date":
+		case strings.EqualFold(h.Name, "Date"):
 			r.hasDate = true
 		}
 		r.headers = append(r.headers, h)
@@ -317,7 +348,7 @@ func WriteError(w io.Writer, code int, msg string, close bool, extra ...Header) 
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", code, Reason(code))
 	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
-	b.WriteString("Date: " + time.Now().UTC().Format(timeFormat) + "\r\n")
+	b.WriteString(date())
 	fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
 	for _, h := range extra {
 		b.WriteString(h.Name + ": " + h.Value + "\r\n")

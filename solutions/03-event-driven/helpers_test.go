@@ -144,7 +144,11 @@ func connect(fd int, sa unix.Sockaddr) error {
 		return err
 	}
 	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-	if n, err := unix.Poll(pfd, 5000); err != nil || n == 0 {
+	n, err := unix.Poll(pfd, 5000)
+	for errors.Is(err, unix.EINTR) { // a signal of Go's runtime, not a failure
+		n, err = unix.Poll(pfd, 5000)
+	}
+	if err != nil || n == 0 {
 		return fmt.Errorf("connect: not connected after 5s (%v)", err)
 	}
 	if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {

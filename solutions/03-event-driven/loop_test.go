@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -102,11 +103,23 @@ func rawExchange(sa unix.Sockaddr, req string) (int, error) {
 	tv := unix.Timeval{Sec: 5}
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	if err := unix.Connect(fd, sa); err != nil {
+	// A blocking system call can be interrupted by the signals Go's runtime sends its threads: retry it.
+	err = unix.Connect(fd, sa)
+	for errors.Is(err, unix.EINTR) {
+		err = unix.Connect(fd, sa)
+		if errors.Is(err, unix.EISCONN) {
+			err = nil
+		}
+	}
+	if err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("connect: %w", err)
 	}
-	if _, err := unix.Write(fd, []byte(req)); err != nil {
+	_, err = unix.Write(fd, []byte(req))
+	for errors.Is(err, unix.EINTR) {
+		_, err = unix.Write(fd, []byte(req))
+	}
+	if err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("write: %w", err)
 	}
@@ -114,6 +127,9 @@ func rawExchange(sa unix.Sockaddr, req string) (int, error) {
 	buf := make([]byte, 512)
 	for !bytes.HasSuffix(got, []byte("Hello, World!\n")) {
 		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
 		if err != nil || n == 0 {
 			unix.Close(fd)
 			return -1, fmt.Errorf("read: %v after %q", err, got)
