@@ -104,6 +104,7 @@ type knownBad struct {
 var knownBads = []knownBad{
 	{fixture: "badserver", chapter: 1, flaws: map[string][]string{
 		"ignore-content-length": {"1.4"},
+		"short-body-ok":         {"1.4"},
 		"keep-after-close":      {"1.8"},
 		"no-keep-alive":         {"1.7"},
 		"no-header-timeout":     {"1.22"},
