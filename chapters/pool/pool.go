@@ -41,6 +41,7 @@ type Pool struct {
 	done  chan struct{} // closed by Close
 	wg    sync.WaitGroup
 
+	held      atomic.Int64 // jobs queued or running: at most Workers+Queue
 	busy      atomic.Int64 // workers running a job
 	abandoned atomic.Int64 // jobs abandoned after RunTimeout that are still running
 }
@@ -69,7 +70,9 @@ func New(cfg Config) *Pool {
 	if cfg.Queue < 0 {
 		cfg.Queue = 0
 	}
-	p := &Pool{cfg: cfg, queue: make(chan *job, cfg.Queue), done: make(chan struct{})}
+	// Room for every job that may be held: a free worker may be a moment away from the channel, and the job
+	// must not be refused for that.
+	p := &Pool{cfg: cfg, queue: make(chan *job, cfg.Workers+cfg.Queue), done: make(chan struct{})}
 	for range cfg.Workers {
 		p.startWorker()
 	}
@@ -96,6 +99,7 @@ func (p *Pool) work() {
 		if p.cfg.QueueTimeout > 0 && time.Since(j.enqueued) > p.cfg.QueueTimeout {
 			// The client has waited too long already: answering fast is better than running late.
 			if j.state.CompareAndSwap(queued, finished) {
+				p.held.Add(-1)
 				j.ended <- ErrQueueTimeout
 			}
 			continue
@@ -108,9 +112,11 @@ func (p *Pool) work() {
 		j.fn()
 		p.busy.Add(-1)
 		if !j.state.CompareAndSwap(running, finished) {
+			// Do gave up on it and let the pool hold another job in its place.
 			p.abandoned.Add(-1)
 			return
 		}
+		p.held.Add(-1)
 		j.ended <- nil
 	}
 }
@@ -126,9 +132,14 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 		return ErrClosed
 	default:
 	}
+	if p.held.Add(1) > int64(p.cfg.Workers+p.cfg.Queue) {
+		p.held.Add(-1)
+		return ErrFull
+	}
 	select {
 	case p.queue <- j:
-	default:
+	default: // the channel is full of jobs given up on that no worker has taken yet
+		p.held.Add(-1)
 		return ErrFull
 	}
 
@@ -167,11 +178,13 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 			return err
 		case <-cancelled:
 			if j.state.CompareAndSwap(queued, abandoned) {
+				p.held.Add(-1)
 				return context.Cause(ctx) // a worker that takes it from the queue will skip it
 			}
 			cancelled = nil // too late: it runs, and is waited for
 		case <-closed:
 			if j.state.CompareAndSwap(queued, abandoned) {
+				p.held.Add(-1)
 				return ErrClosed
 			}
 			closed = nil
@@ -202,6 +215,7 @@ func (p *Pool) limits(j *job) (time.Duration, error, bool) {
 				return d, nil, false
 			}
 			if j.state.CompareAndSwap(queued, abandoned) {
+				p.held.Add(-1)
 				return 0, ErrQueueTimeout, true
 			}
 		case running:
@@ -213,6 +227,7 @@ func (p *Pool) limits(j *job) (time.Duration, error, bool) {
 				return p.cfg.RunTimeout - ran, nil, false
 			}
 			if j.state.CompareAndSwap(running, abandoned) {
+				p.held.Add(-1)
 				p.abandoned.Add(1)
 				p.startWorker() // a new worker takes the place of the abandoned one,
 				p.wg.Done()     // which leaves the pool's count
@@ -241,7 +256,8 @@ type Stats struct {
 
 // Stats returns how busy the pool is.
 func (p *Pool) Stats() Stats {
-	return Stats{Busy: int(p.busy.Load()), Queued: len(p.queue), Abandoned: int(p.abandoned.Load())}
+	busy := p.busy.Load()
+	return Stats{Busy: int(busy), Queued: int(max(p.held.Load()-busy, 0)), Abandoned: int(p.abandoned.Load())}
 }
 
 // Close stops the workers once they finish their current job; jobs still queued get ErrClosed. It waits for
@@ -253,6 +269,7 @@ drain:
 		select {
 		case j := <-p.queue:
 			if j.state.CompareAndSwap(queued, finished) {
+				p.held.Add(-1)
 				j.ended <- ErrClosed
 			}
 		default:

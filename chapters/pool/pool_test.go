@@ -257,3 +257,13 @@ func BenchmarkDo(b *testing.B) {
 		}
 	})
 }
+
+// TestNoQueueButFreeWorkers checks that a pool without a queue still takes a job whenever a worker is free,
+// even one that has not yet come back for the next job.
+func TestNoQueueButFreeWorkers(t *testing.T) {
+	p := New(Config{Workers: 2, Queue: 0})
+	defer p.Close(context.Background())
+	for i := range 5000 {
+		require.NoError(t, p.Do(context.Background(), func() {}), "job %d, one at a time, with two workers", i)
+	}
+}
