@@ -22,6 +22,7 @@ func serve(ctx context.Context, cfg *launch.Config, app gateway.App) error {
 	// TODO: the accept loop. Accept a connection, serve it with serveConn, and go back for the next one.
 	// When Accept fails because ctx was cancelled (the listener was closed), return nil: that is a clean stop.
 	// Other Accept errors (out of file descriptors, ...) should not kill the server: log, pause, go on.
+	// (launch.Accept does exactly this around ln.Accept: write it yourself once, then use it.)
 	_ = srv
 	return errors.New("the accept loop is not written yet: see the TODO in serve (server.go)")
 }

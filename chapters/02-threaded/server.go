@@ -33,14 +33,9 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 	conns.Answer = pool.Answer(workers, gw, app) // 503 when full, 504 when too slow
 
 	for {
-		conn, err := ln.Accept()
+		conn, err := launch.Accept(ctx, ln)
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			log.Printf("accept: %v", err)
-			time.Sleep(100 * time.Millisecond)
-			continue
+			break // the server is stopping
 		}
 		// TODO: a goroutine per connection (the chapter's "One goroutine per connection"). As written, this is
 		// chapter 1: the next connection waits in the backlog until this one is done. Run ServeConn on a new

@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log"
 	"net"
 	"os"
 	"os/signal"
@@ -102,6 +103,23 @@ func Main(cfg *Config, serve Server) {
 	if err := serve(ctx, cfg, app.New(app.Options{Worker: cfg.Worker})); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[0], err)
 		os.Exit(1)
+	}
+}
+
+// Accept waits for the next connection on ln. It fails only when the server is stopping (ctx is cancelled,
+// which closes a listener from Listen). Other errors, such as running out of file descriptors (EMFILE), are
+// logged and retried after a pause: retrying at once would spin at 100% CPU on a call that keeps failing.
+func Accept(ctx context.Context, ln net.Listener) (net.Conn, error) {
+	for {
+		conn, err := ln.Accept()
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		log.Printf("accept: %v", err)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -146,26 +146,14 @@ func (p *Parser) Feed(b []byte) (n int, ev Event, err error) {
 				p.next()
 				return n, End, nil
 			}
-			if n == len(b) {
-				return n, NeedMore, nil
-			}
-			k := int(min(p.left, int64(len(b)-n)))
-			p.data = b[n : n+k]
-			p.left -= int64(k)
-			return n + k, Data, nil
+			return p.take(b, n)
 
 		case inChunkData:
 			if p.left == 0 {
 				p.state = inChunkCR
 				continue
 			}
-			if n == len(b) {
-				return n, NeedMore, nil
-			}
-			k := int(min(p.left, int64(len(b)-n)))
-			p.data = b[n : n+k]
-			p.left -= int64(k)
-			return n + k, Data, nil
+			return p.take(b, n)
 
 		case inChunkCR, inChunkLF:
 			if n == len(b) {
@@ -375,4 +363,15 @@ func (p *Parser) frame() error {
 		p.state, p.left = inBody, n
 	}
 	return nil
+}
+
+// take returns the body bytes of b[n:] that belong to the current length or chunk, as a Data event.
+func (p *Parser) take(b []byte, n int) (int, Event, error) {
+	if n == len(b) {
+		return n, NeedMore, nil
+	}
+	k := int(min(p.left, int64(len(b)-n)))
+	p.data = b[n : n+k]
+	p.left -= int64(k)
+	return n + k, Data, nil
 }

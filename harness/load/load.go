@@ -14,13 +14,15 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,30 +215,8 @@ func (r *Result) String() string {
 	l := r.Latency
 	fmt.Fprintf(&b, "Latency: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  mean %s\n",
 		roundDur(l.P50), roundDur(l.P90), roundDur(l.P99), roundDur(l.P999), roundDur(l.Max), roundDur(l.Mean))
-	if len(r.Status) > 0 {
-		codes := make([]int, 0, len(r.Status))
-		for c := range r.Status {
-			codes = append(codes, c)
-		}
-		sort.Ints(codes)
-		b.WriteString("Status:")
-		for _, c := range codes {
-			fmt.Fprintf(&b, " %d: %d", c, r.Status[c])
-		}
-		b.WriteByte('\n')
-	}
-	if len(r.Errors) > 0 {
-		kinds := make([]string, 0, len(r.Errors))
-		for k := range r.Errors {
-			kinds = append(kinds, k)
-		}
-		sort.Strings(kinds)
-		b.WriteString("Errors:")
-		for _, k := range kinds {
-			fmt.Fprintf(&b, " %s: %d", k, r.Errors[k])
-		}
-		b.WriteByte('\n')
-	}
+	writeCounts(&b, "Status:", r.Status)
+	writeCounts(&b, "Errors:", r.Errors)
 	if r.Reconnects > 0 {
 		fmt.Fprintf(&b, "Reconnects: %d\n", r.Reconnects)
 	}
@@ -267,4 +247,16 @@ func byteSize(n int64) string {
 		v, suffix = v/unit, s
 	}
 	return fmt.Sprintf("%.2f%s", v, suffix)
+}
+
+// writeCounts writes a line "label k: n k: n ...", keys in order, unless counts is empty.
+func writeCounts[K cmp.Ordered](b *strings.Builder, label string, counts map[K]int64) {
+	if len(counts) == 0 {
+		return
+	}
+	b.WriteString(label)
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(b, " %v: %d", k, counts[k])
+	}
+	b.WriteByte('\n')
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log"
-	"time"
 
 	"course/chapters/gateway"
 	"course/chapters/launch"
@@ -18,15 +17,9 @@ func serve(ctx context.Context, cfg *launch.Config, app gateway.App) error {
 	log.Printf("blocking server listening on %s", ln.Addr())
 	conns := cfg.HTTP1(gw, app) // the request loop of one connection: chapters/http1/conn.go
 	for {
-		conn, err := ln.Accept()
+		conn, err := launch.Accept(ctx, ln)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// Out of file descriptors, or the like: wait a little rather than spin.
-			log.Printf("accept: %v", err)
-			time.Sleep(100 * time.Millisecond)
-			continue
+			return nil // the server is stopping
 		}
 		// No goroutine: while this connection is served, the next ones wait in the listen backlog.
 		conns.ServeConn(ctx, conn)

@@ -32,14 +32,9 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 
 	var wg sync.WaitGroup
 	for {
-		conn, err := ln.Accept()
+		conn, err := launch.Accept(ctx, ln)
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			log.Printf("accept: %v", err)
-			time.Sleep(100 * time.Millisecond)
-			continue
+			break // the server is stopping
 		}
 		// A goroutine per connection: it costs a few KiB while the connection is idle, and holds no worker.
 		wg.Add(1)
