@@ -53,7 +53,7 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 		{
 			ID: "1.1", Title: "GET /hello is answered", Points: 2,
 			Why:   readme1 + "#the-accept-loop",
-			Hint:  "accept connections in serve and, in serveConn, read a request with readRequest and answer it with http1.Answer, which calls the app and writes and flushes the response; the server must stay up and answer the next connection too.",
+			Hint:  "the server must accept a connection, read the request and answer it, then stay up for the next connection (in chapter 1: the accept loop in serve, then serveConn reading with readRequest and answering with http1.Answer, which calls the app and writes and flushes the response).",
 			Repro: "curl -i http://{addr}/hello",
 			Check: checkHello,
 		},
