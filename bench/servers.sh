@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# servers.sh measures the course's servers side by side with Go's net/http (harness/cmd/hello) in one run, on
-# the same hello world and the same load: requests per second at $CONNS keep-alive connections (the course's
-# load generator, harness/cmd/load), and resident memory per idle keep-alive connection at $IDLE connections
-# (harness/cmd/idle). It prints each figure and its ratio to net/http: rates drift from run to run, ratios
-# much less. Everything runs on 127.0.0.1.
+# servers.sh measures the course's servers side by side with Go's net/http (harness/cmd/hello) and nginx
+# (bench/nginx.conf: two worker processes) in one run, on the same hello world and the same load: requests
+# per second at $CONNS keep-alive connections (the course's load generator, harness/cmd/load), and resident
+# memory per idle keep-alive connection at $IDLE connections (harness/cmd/idle; nginx's is its workers'). It
+# prints each figure and its ratio to net/http and to nginx: rates drift from run to run, ratios much less.
+# Everything runs on 127.0.0.1. nginx is installed from Debian if missing (NGINX=0 leaves it out).
 #
 # Environment: CONNS (50), DURATION (5s), IDLE (10000), SERVERS (the solutions to measure, default every
-# solution from chapter 2 on).
+# solution from chapter 2 on), NGINX (1).
 set -euo pipefail
 CONNS=${CONNS:-50}
 DURATION=${DURATION:-5s}
@@ -24,15 +25,59 @@ trap cleanup EXIT
 
 go build -o "$tmp/" ./harness/cmd/hello ./harness/cmd/load ./harness/cmd/idle
 servers=(net/http)
+if [ "${NGINX:-1}" = 1 ]; then
+	if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+		echo "servers: installing nginx from Debian" >&2
+		sudo=""
+		if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+		$sudo apt-get update -qq
+		# Debian starts the service it installs; the bench runs its own nginx, so policy-rc.d says no.
+		echo 'exit 101' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+		$sudo chmod +x /usr/sbin/policy-rc.d
+		$sudo apt-get install -y -qq nginx-light >/dev/null
+		$sudo rm -f /usr/sbin/policy-rc.d
+	fi
+	servers+=(nginx)
+fi
 for dir in ${SERVERS:-$(ls -d solutions/0[2-9]-* 2>/dev/null)}; do
 	name=$(basename "$dir")
 	go build -o "$tmp/$name" "./$dir"
 	servers+=("$name")
 done
 
+# freeport prints a loopback port that nothing listens on (for nginx, which cannot report the port 0 gave it).
+freeport() {
+	local port
+	for port in $(shuf -i 20000-40000 -n 50); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return
+		fi
+	done
+	echo "servers: no free port found" >&2
+	exit 1
+}
+
 # start NAME: starts the server on a free port; sets pid and addr.
 start() {
 	local out="$tmp/${1//\//-}.out"
+	if [ "$1" = nginx ]; then
+		local port
+		port=$(freeport)
+		mkdir -p "$tmp/nginx"
+		sed -e "s|PREFIX|$tmp/nginx|g" -e "s|PORT|$port|g" bench/nginx.conf >"$tmp/nginx/nginx.conf"
+		"$(command -v nginx || echo /usr/sbin/nginx)" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" -g 'daemon off;' >"$out" 2>&1 &
+		pid=$!
+		pids+=("$pid")
+		addr=127.0.0.1:$port
+		for _ in $(seq 100); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && [ -n "$(pgrep -P "$pid")" ]; then return; fi
+			sleep 0.1
+		done
+		echo "servers: nginx did not start:" >&2
+		cat "$out" "$tmp/nginx/error.log" >&2
+		exit 1
+	fi
 	if [ "$1" = net/http ]; then
 		"$tmp/hello" -addr 127.0.0.1:0 >"$out" 2>&1 &
 	else
@@ -64,9 +109,9 @@ for s in "${servers[@]}"; do
 	stop
 done
 
-printf '\n%-22s %12s %10s %18s %10s\n' server "req/s (c=$CONNS)" "vs net/http" "KiB/idle conn" "vs net/http"
+printf '\n%-22s %12s %10s %10s %16s %10s\n' server "req/s (c=$CONNS)" "vs net/http" "vs nginx" "KiB/idle conn" "vs net/http"
 for s in "${servers[@]}"; do
-	awk -v s="$s" -v r="${rps[$s]}" -v r0="${rps[net/http]}" -v k="${kib[$s]}" -v k0="${kib[net/http]}" \
-		'BEGIN { printf "%-22s %12.0f %10.2f %18.2f %10.2f\n", s, r, r / r0, k, k / k0 }'
+	awk -v s="$s" -v r="${rps[$s]}" -v r0="${rps[net/http]}" -v rn="${rps[nginx]:-}" -v k="${kib[$s]}" -v k0="${kib[net/http]}" \
+		'BEGIN { vn = rn == "" ? "-" : sprintf("%.2f", r / rn); printf "%-22s %12.0f %10.2f %10s %16.2f %10.2f\n", s, r, r / r0, vn, k, k / k0 }'
 done
 echo "(idle memory: server RSS after $IDLE idle keep-alive connections minus before, per connection)"

@@ -203,6 +203,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Title:   ch.Title,
 		Specs:   selected,
 		Server:  tg.server,
+		Source:  tg.source,
 		Seed:    o.seed,
 		Verbose: o.verbose,
 		Alive:   specs.Alive,
@@ -342,6 +343,7 @@ func filterSpecs(all []spec.Spec, pattern string) ([]spec.Spec, error) {
 type target struct {
 	name    string // "chapters/01-blocking", or the command
 	server  harness.ServerConfig
+	source  string // the folder of the Go package built, "" for -cmd
 	start   string // a shell command that starts it, with {addr}
 	cleanup func()
 }
@@ -422,6 +424,7 @@ func prepare(ctx context.Context, o *options, ch *specs.Chapter) (*target, error
 		return tg, &buildError{target: tg.name, output: err.Error(), start: start}
 	}
 	tg.server = harness.ServerConfig{Command: []string{bin}, Flags: ch.Flags, Dir: abs}
+	tg.source = abs
 	if race && os.Getenv("GORACE") == "" {
 		// By default a program built with -race sleeps a second as it exits; every server stopped would cost it.
 		tg.server.Env = []string{"GORACE=atexit_sleep_ms=0"}

@@ -92,6 +92,22 @@ func TestStartersFail(t *testing.T) {
 	}
 }
 
+// TestThreadedSolutionIsNotEventDriven grades chapter 2's solution, a goroutine per connection over package
+// net, as chapter 3: it must fail the architecture spec (read in its code) and the memory of idle
+// connections (measured), while passing 1.1.
+func TestThreadedSolutionIsNotEventDriven(t *testing.T) {
+	if testing.Short() {
+		t.Skip("grades real servers")
+	}
+	root := repoRootT(t)
+	_, rep := gradeJSON(t, "-chapter", "3", "-dir", filepath.Join(root, "solutions", "02-threaded"), "-run", `1\.1|3\.1|3\.3`)
+	got := map[string]bool{}
+	for _, r := range rep.Results {
+		got[r.ID] = r.Passed
+	}
+	require.Equal(t, map[string]bool{"1.1": true, "3.1": false, "3.3": false}, got, "chapter 2's solution graded as chapter 3:\n%s", describe(rep))
+}
+
 // knownBad is a known-bad server: a fixture under grader/fixtures that takes -flaw NAME, the chapter it is
 // graded as, and the ids of the specs made to catch each of its flaws.
 type knownBad struct {
@@ -133,6 +149,15 @@ var knownBads = []knownBad{
 		"racy-counter":       {"2.7"},
 		"multithread-false":  {"2.8"},
 		"no-graceful":        {"2.9"},
+	}},
+	{fixture: "eventbad", chapter: 3, flaws: map[string][]string{
+		"thread-per-connection": {"3.2"},
+		"fd-setsize":            {"3.3"},
+		"no-timers":             {"3.4"},
+		"blocking-write":        {"3.5"},
+		"accept-spin":           {"3.6"},
+		"inline-app":            {"3.7", "3.8"},
+		"multithread-false":     {"3.9"},
 	}},
 }
 

@@ -20,6 +20,9 @@ type Config struct {
 	Specs   []Spec
 	// Server starts the server under test. Run adds each spec's Flags to Server.Flags.
 	Server harness.ServerConfig
+	// Source is the folder of the Go package graded, when the grader built the server from source; empty
+	// when it runs a command (-cmd). Checks that read the code look there (T.Source).
+	Source string
 	// Seed seeds the random bytes that checks send (T.Seed).
 	Seed int64
 	// Verbose keeps the transcripts of passing specs too.
@@ -266,7 +269,7 @@ func raceSummary(report string) string {
 // limit is abandoned: its connections are closed, which unblocks it, and what it does after is ignored.
 func (r *runner) check(ctx context.Context, sp *Spec, srv *harness.Server, res *Result) {
 	rec := &record{}
-	t := &T{rec: rec, srv: srv, seed: r.cfg.Seed}
+	t := &T{rec: rec, srv: srv, seed: r.cfg.Seed, source: r.cfg.Source}
 	done := make(chan struct{})
 	start := time.Now()
 	go func() {

@@ -26,6 +26,7 @@ type T struct {
 	prefix string // "step: " inside T.Run
 	srv    *harness.Server
 	seed   int64
+	source string
 	step   *[]*harness.Conn // inside T.Run: the connections the step dialled, closed when it ends
 }
 
@@ -40,6 +41,7 @@ type record struct {
 	view     Details // the exchange in view, set by Expect
 	details  Details // the exchange that was in view at the first failure
 	conns    []*harness.Conn
+	quiet    []*harness.Conn // closed at the end like conns, without a transcript in the report
 }
 
 // Addr returns the address of the server under test: "127.0.0.1:41234".
@@ -50,6 +52,10 @@ func (t *T) Server() *harness.Server { return t.srv }
 
 // Seed returns the seed for random bytes: the same seed sends the same bytes.
 func (t *T) Seed() int64 { return t.seed }
+
+// Source returns the folder of the Go package under test, or "" when the grader runs a command (-cmd) and
+// has no code to read.
+func (t *T) Source() string { return t.source }
 
 // Dial connects to the server. The connection is tracked: its transcript goes in the report, and it is closed
 // when the check ends. A failure to connect is fatal.
@@ -70,6 +76,31 @@ func (t *T) DialSmallBuffer(rcvbuf int) *harness.Conn {
 		t.Fatalf("cannot connect to %s: %v", t.Addr(), err)
 	}
 	return t.Track(c)
+}
+
+// DialQuiet connects like Dial, for one of a crowd of connections (a thousand idle ones, say): it is
+// closed when the check ends, and its transcript is left out of the report. A failure is returned, not
+// fatal, so that a check can say how many connections it got.
+func (t *T) DialQuiet() (*harness.Conn, error) {
+	t.stopIfOver()
+	c, err := harness.Dial(t.Addr(), DialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	r := t.rec
+	r.mu.Lock()
+	over := r.over
+	if !over {
+		r.quiet = append(r.quiet, c)
+		if t.step != nil {
+			*t.step = append(*t.step, c)
+		}
+	}
+	r.mu.Unlock()
+	if over {
+		c.Close()
+	}
+	return c, nil
 }
 
 // Track adds c to the connections of the check, which are shown in the report and closed when the check
@@ -149,7 +180,7 @@ func (t *T) Diff(what string, want, got any) bool {
 func (t *T) Run(name string, f func(t *T)) bool {
 	t.stopIfOver()
 	var conns []*harness.Conn
-	sub := &T{rec: t.rec, prefix: t.prefix + name + ": ", srv: t.srv, seed: t.seed, step: &conns}
+	sub := &T{rec: t.rec, prefix: t.prefix + name + ": ", srv: t.srv, seed: t.seed, source: t.source, step: &conns}
 	before := t.count()
 	done := make(chan struct{})
 	go func() {
@@ -239,8 +270,11 @@ func (r *record) end(msg string) []string {
 		r.messages = append(r.messages, msg)
 	}
 	r.over = true
-	conns := r.conns
+	conns, quiet := r.conns, r.quiet
 	r.mu.Unlock()
+	for _, c := range quiet {
+		c.Close()
+	}
 	ts := make([]string, 0, len(conns))
 	for _, c := range conns {
 		c.Close()

@@ -30,6 +30,7 @@ type Chapter struct {
 var chapters = map[int]func() *Chapter{
 	1: chapter1,
 	2: chapter2,
+	3: chapter3,
 }
 
 // ForChapter returns the table of chapter n.

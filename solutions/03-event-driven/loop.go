@@ -90,6 +90,10 @@ func newLoop(cfg *launch.Config, pc launch.PoolConfig, app gateway.App) (*loop, 
 		buf:    make([]byte, readSize),
 		events: make([]unix.EpollEvent, maxEvents),
 	}
+	// Go's runtime opens an epoll instance of its own (for its timers) the first time it needs one, which
+	// may be the pool's first timer. Make it open now: out of file descriptors later, it could not, and the
+	// runtime would stop the program.
+	time.AfterFunc(time.Hour, func() {}).Stop()
 	var err error
 	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)

@@ -60,18 +60,22 @@ func newReply(l *loop, c *conn, req *gateway.Request) *reply {
 // offload hands the request of c to the pool. Nothing of it runs on the loop's thread.
 //
 // pool.Do blocks its caller until the job is done, which suits chapter 2, where the caller is the
-// connection's goroutine. The loop must not block, so a goroutine calls Do and waits in its place. There are
-// never more of these goroutines than jobs the pool holds (workers plus queue): the loop counts the requests
-// it handed over and answers 503 itself beyond that (see dispatch). Idle connections cost no goroutine.
+// connection's goroutine. The loop must not block, so it calls pool.Go, which returns at once and reports
+// the outcome later. The loop counts the requests it handed over and answers 503 itself beyond what the pool
+// holds (see dispatch). Idle connections cost the pool nothing.
 func (l *loop) offload(c *conn, req *gateway.Request) {
 	r := newReply(l, c, req)
 	c.reply = r
 	l.inPool++
-	go func() {
-		if err := l.pool.Do(context.Background(), r.run); err != nil {
-			r.fail(err) // the loop answers 503, or 504 for an app that ran past the request timeout
-		}
-	}()
+	l.pool.Go(context.Background(), r.run, r.ended)
+}
+
+// ended hears from the pool how the job went. An error means the app did not run (the pool was full, or
+// the request waited too long) or ran past the request timeout: the loop answers 503 or 504.
+func (r *reply) ended(err error) {
+	if err != nil {
+		r.fail(err)
+	}
 }
 
 // run is the job a pool worker runs: the app, through the gateway, writing into the reply. Building the

@@ -24,7 +24,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 10000, "idle connections to open (at most 100000)")
-	pid := flag.Int("pid", 0, "the server's process id, to read its memory from /proc (required)")
+	pid := flag.Int("pid", 0, "the server's process id, to read its memory (and its children's) from /proc (required)")
 	settle := flag.Duration("settle", 2*time.Second, "wait this long before reading the memory again")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	flag.Parse()
@@ -111,8 +111,22 @@ func readResponse(br *bufio.Reader) error {
 	return err
 }
 
-// rss returns the resident memory of process pid in KiB (VmRSS in /proc/PID/status).
+// rss returns the resident memory in KiB (VmRSS in /proc/PID/status) of process pid and its children: a
+// server such as nginx serves from worker processes that its master started.
 func rss(pid int) (int64, error) {
+	total, err := rssOf(pid)
+	if err != nil {
+		return 0, err
+	}
+	for _, child := range children(pid) {
+		if kib, err := rssOf(child); err == nil { // a child may exit as it is read
+			total += kib
+		}
+	}
+	return total, nil
+}
+
+func rssOf(pid int) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -123,6 +137,28 @@ func rss(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// children returns the processes whose parent is pid.
+func children(pid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var kids []int
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name, which is in parentheses: state, then the parent's pid.
+		i := strings.LastIndexByte(string(stat), ')')
+		if f := strings.Fields(string(stat[i+1:])); i >= 0 && len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			kids = append(kids, child)
+		}
+	}
+	return kids
 }
 
 func checkLoopback(addr string) error {

@@ -1,0 +1,5 @@
+package sample
+
+import "net/http"
+
+var _ = http.ListenAndServe

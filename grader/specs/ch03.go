@@ -1,0 +1,484 @@
+package specs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"course/grader/source"
+	"course/grader/spec"
+	"course/harness"
+)
+
+// readme3 is the chapter 3 README, to which each of its specs points.
+const readme3 = "chapters/03-event-driven/README.md"
+
+// The pool the chapter 3 server offloads the app to.
+const (
+	workers3 = 8
+	queue3   = 64
+)
+
+// crowd3 is how many connections the specs of a thousand idle connections open: enough that a thread, a
+// goroutine or a 1024-descriptor select(2) per connection shows.
+const crowd3 = 2000
+
+func chapter3() *Chapter {
+	return &Chapter{
+		Number: 3,
+		Slug:   "03-event-driven",
+		Title:  "event-driven",
+		Flags: append(flags1(),
+			"-workers", strconv.Itoa(workers3), "-queue", strconv.Itoa(queue3),
+			"-queue-timeout", "2s", "-request-timeout", "5s"),
+		Specs: append(correctness1(nil), eventDriven3()...),
+	}
+}
+
+// eventDriven3 returns the specs of chapter 3's own lesson: one thread, many connections, nothing that blocks it.
+func eventDriven3() []spec.Spec {
+	return []spec.Spec{
+		{
+			ID: "3.1", Title: "architecture: epoll through x/sys/unix, no package net, no goroutine per connection", Points: 3,
+			Timeout: 90 * time.Second, // it type-checks the package, which may compile its dependencies
+			Why:     readme3 + "#leaving-package-net",
+			Hint:    "make sockets with unix.Socket, unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) and watch them with unix.EpollWait in one loop; package net would hand each socket to Go's own netpoller, and a go statement per connection is chapter 2's design, not this one.",
+			Repro:   "go list -f '{{join .Imports \"\\n\"}}' ./chapters/03-event-driven; grep -n 'go func\\|go [a-z]*(' chapters/03-event-driven/*.go",
+			Check:   checkArchitecture,
+		},
+		{
+			ID: "3.2", Title: "a few threads serve 2,000 open connections", Points: 2, Timeout: 30 * time.Second,
+			Flags: []string{"-idle-timeout", "60s"},
+			Why:   readme3 + "#one-thread-thousands-of-connections",
+			Hint:  "one thread runs the loop and watches every socket; a thread (or an OS-thread-locked goroutine) per connection costs a stack and a context switch each, which is what the event loop avoids.",
+			Repro: "grep Threads /proc/$(pgrep -f -- '-addr {addr}')/status   # while: go run ./harness/cmd/idle -n 2000 {addr}",
+			Check: checkThreads,
+		},
+		{
+			ID: "3.3", Title: "2,000 idle keep-alive connections cost little memory, and a fresh request is answered at once", Points: 3, Timeout: 30 * time.Second,
+			Flags: []string{"-idle-timeout", "60s"},
+			Why:   readme3 + "#one-thread-thousands-of-connections",
+			Hint:  "an idle connection should cost a descriptor and a small struct in the loop's table, no goroutine and no buffer of its own until bytes arrive; and every descriptor must be watched (a select(2)-style limit of 1024 leaves the rest unserved).",
+			Repro: "go run ./harness/cmd/idle -n 2000 -pid $(pgrep -f -- '-addr {addr}') {addr}; curl -s -w ' %{time_total}s\\n' http://{addr}/hello",
+			Check: checkIdleCrowd,
+		},
+		{
+			ID: "3.4", Title: "slowloris: 200 trickling clients do not delay others and are closed at the header deadline", Points: 3, Timeout: 15 * time.Second,
+			Why:   readme3 + "#timers",
+			Hint:  "give each connection a header deadline when its request starts (a timer in the loop's heap), and close the connection when it passes; the loop's epoll_wait sleeps only until the nearest timer.",
+			Repro: "for i in $(seq 20); do (printf 'GET /hello HTTP/1.1\\r\\n'; sleep 3) | nc {host} {port} & done; curl -s -w ' %{time_total}s\\n' http://{addr}/hello; wait   # closed after -header-timeout 1s",
+			Check: checkSlowlorisCrowd,
+		},
+		{
+			ID: "3.5", Title: "a slow reader of /big does not delay others, and memory stays bounded", Points: 3, Timeout: 20 * time.Second,
+			Flags: []string{"-write-timeout", "60s"},
+			Why:   readme3 + "#write-buffering-and-backpressure",
+			Hint:  "write until EAGAIN, keep the rest, and ask epoll for EPOLLOUT; never block the loop on a write. Bound what is buffered per connection: when it is full, stop pulling the response from the app (the worker waits) until the socket drains.",
+			Repro: "curl -s --limit-rate 10k -o /dev/null 'http://{addr}/big?bytes=67108864' & sleep 1; curl -s -w ' %{time_total}s\\n' http://{addr}/hello; grep VmRSS /proc/$(pgrep -f -- '-addr {addr}')/status; kill %1",
+			Check: checkUnreadBig,
+		},
+		{
+			ID: "3.6", Title: "out of file descriptors: no crash, no spin, serves again", Points: 3, Timeout: 20 * time.Second,
+			Fresh: true,
+			Why:   readme3 + "#running-out-of-file-descriptors",
+			Hint:  "when accept4 fails with EMFILE or ENFILE, stop watching the listening socket for a while (100 ms, say, with a timer) instead of going straight back to epoll_wait, which would report it readable again at once: a loop that spins burns a whole core and starves the connections it has.",
+			Repro: "prlimit --pid $(pgrep -f -- '-addr {addr}') --nofile=32:32; for i in $(seq 64); do curl -s -m 3 -o /dev/null http://{addr}/hello & done; top -b -n 3 -d 1 -p $(pgrep -f -- '-addr {addr}'); wait",
+			Check: checkOutOfFiles,
+		},
+		{
+			ID: "3.7", Title: "offload: 20 requests of /sleep?ms=300 at once finish in a few waves, not 6 s", Points: 2, Timeout: 15 * time.Second,
+			Why:   readme3 + "#offloading-the-application",
+			Hint:  "the app blocks, as a WSGI app may: hand each call to the pool of -workers (pool.Do on a goroutine of its own, or a queue the workers read) and let a worker wake the loop (an eventfd) when the response is ready; never call the app on the loop's thread.",
+			Repro: "time (for i in $(seq 20); do curl -s -o /dev/null 'http://{addr}/sleep?ms=300' & done; wait)   # about 1 s with 8 workers, 6 s on the loop",
+			Check: checkOffload,
+		},
+		{
+			ID: "3.8", Title: "a /cpu request does not stall the loop", Points: 2, Timeout: 15 * time.Second,
+			Why:   readme3 + "#offloading-the-application",
+			Hint:  "a CPU-bound app call on the loop's thread stops every connection for as long as it runs; run it on a pool worker, which the Go runtime schedules on another core.",
+			Repro: "curl -s 'http://{addr}/cpu?ms=1000' & sleep 0.1; for i in 1 2 3; do curl -s -o /dev/null -w '%{time_total}s\\n' http://{addr}/hello; done; wait",
+			Check: checkCPUStall,
+		},
+		{
+			ID: "3.9", Title: "wsgi.multithread is true: the app runs on the pool's workers", Points: 1,
+			Why:   readme3 + "#what-the-gateway-sees",
+			Hint:  "the loop is one thread, but the app runs on several pool workers at once and must be told so: wsgi.multithread true (gateway.Server.MultiThread). It is still one process: wsgi.multiprocess stays false.",
+			Repro: "curl -s http://{addr}/env | grep -o '\"wsgi.multi[a-z]*\":\"[a-z]*\"'",
+			Check: checkMultithread,
+		},
+	}
+}
+
+// socketCalls are the calls that make or watch sockets without package net; one of each group must appear.
+var (
+	epollCalls  = []string{"golang.org/x/sys/unix.EpollWait", "golang.org/x/sys/unix.EpollPwait", "syscall.EpollWait"}
+	acceptCalls = []string{"golang.org/x/sys/unix.Accept4", "golang.org/x/sys/unix.Accept", "syscall.Accept4", "syscall.Accept"}
+)
+
+// blockingCalls are the given functions that serve a connection the blocking way of chapters 1 and 2.
+var blockingCalls = []string{
+	"course/chapters/launch.Listen",
+	"course/chapters/launch.Accept",
+	"(*course/chapters/http1.Server).ServeConn",
+	"course/chapters/pool.Answer",
+}
+
+// goCalls start goroutines without a go statement.
+var goCalls = []string{"(*sync.WaitGroup).Go", "(*golang.org/x/sync/errgroup.Group).Go"}
+
+func checkArchitecture(t *spec.T) {
+	dir := t.Source()
+	if dir == "" {
+		t.Note("not checked: the grader runs a command (-cmd) and reads only Go code; spec 3.2 counts the server's threads instead")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+	p, err := source.Load(ctx, dir)
+	if err != nil {
+		t.Fatalf("cannot read the chapter's Go code: %v", err)
+	}
+	t.Logf("read the package %s", p.Path)
+	if found := p.Imported("net", "net/http", "net/http/"); len(found) > 0 {
+		t.Errorf("the server imports %s: package net hands every socket to Go's runtime, whose netpoller is an epoll "+
+			"loop of its own; in this chapter you write that loop, with golang.org/x/sys/unix", strings.Join(found, "; "))
+	}
+	if found := p.Called(blockingCalls...); len(found) > 0 {
+		t.Errorf("the server calls %s: those serve connections the blocking way of chapters 1 and 2", strings.Join(found, "; "))
+	}
+	if found := append(p.Go, p.Called(goCalls...)...); len(found) > 0 {
+		t.Errorf("the server starts goroutines (%s): the loop must serve every connection itself, and hand app calls "+
+			"to the pool without a goroutine of its own per request (the given offload code shows how)", strings.Join(found, "; "))
+	}
+	if len(p.Called(epollCalls...)) == 0 {
+		t.Errorf("the server never calls unix.EpollWait: the loop waits for its sockets in epoll_wait")
+	}
+	if len(p.Called(acceptCalls...)) == 0 {
+		t.Errorf("the server never calls unix.Accept4: the loop accepts its connections itself")
+	}
+}
+
+// usage reads what the server's processes use now; failing to is fatal.
+func usage(t *spec.T) harness.Usage {
+	u, err := t.Server().Usage()
+	if err != nil {
+		t.Fatalf("cannot read the server's use of threads and memory in /proc: %v", err)
+	}
+	return u
+}
+
+// openIdle opens n keep-alive connections and makes one GET /hello on each, so that each is past accept and
+// idle between requests. They are closed when the check ends.
+func openIdle(t *spec.T, n int) []*harness.Conn {
+	req := get("/hello")
+	conns := make([]*harness.Conn, 0, n)
+	// In batches: dialled together, then answered together, so that a server that is slow to accept is not
+	// taken for a dead one. A batch fits in the pool and its queue (-workers 8 -queue 64): more would rightly
+	// get 503s.
+	const batch = 50
+	for len(conns) < n {
+		start := len(conns)
+		for i := start; i < min(start+batch, n); i++ {
+			c, err := t.DialQuiet()
+			if err != nil {
+				t.Fatalf("connection %d of %d: %v%s", i+1, n, err, filesHint(err))
+			}
+			if err := c.SendString(req); err != nil {
+				t.Fatalf("connection %d of %d: %s: %v", i+1, n, firstLine(req), err)
+			}
+			conns = append(conns, c)
+		}
+		for i := start; i < len(conns); i++ {
+			r, err := conns[i].ReadResponse(answerWait, false)
+			if err != nil {
+				t.Fatalf("connection %d of %d, with %d open before it: %s: %v", i+1, n, i, firstLine(req), err)
+			}
+			if r.Status != 200 {
+				t.Fatalf("connection %d of %d: %s: got %s, want 200 OK", i+1, n, firstLine(req), status(r))
+			}
+		}
+	}
+	return conns
+}
+
+// filesHint explains a failure to open a connection that comes from the grader's own limit on open files.
+func filesHint(err error) string {
+	if strings.Contains(err.Error(), "too many open files") {
+		return " (the grader itself ran out of file descriptors: raise the limit, `ulimit -n 8192`, and try again)"
+	}
+	return ""
+}
+
+func checkThreads(t *spec.T) {
+	const most = 64
+	before := usage(t)
+	openIdle(t, crowd3)
+	u := usage(t)
+	t.Note(fmt.Sprintf("%d threads with %d connections open (%d before)", u.Threads, crowd3, before.Threads))
+	if u.Threads > most {
+		t.Errorf("the server runs %d threads with %d connections open (%d before they opened), want at most %d: a "+
+			"thread per connection costs a stack and a context switch each; one loop thread watches them all",
+			u.Threads, crowd3, before.Threads, most)
+	}
+}
+
+func checkIdleCrowd(t *spec.T) {
+	const most = 8 << 10 // bytes per connection: a goroutine and its buffers take about twice that
+	const quick = 500 * time.Millisecond
+	before := usage(t)
+	idle := openIdle(t, crowd3)
+	after := usage(t)
+	per := float64(after.RSS-before.RSS) / crowd3
+	t.Note(fmt.Sprintf("%d idle connections took %.1f MiB of memory, %.2f KiB each", crowd3, float64(after.RSS-before.RSS)/(1<<20), per/1024))
+	if per > most {
+		t.Errorf("%d idle keep-alive connections grew the server's memory by %.1f MiB, %.1f KiB each, want at most %d KiB: "+
+			"an idle connection should cost its descriptor and a small struct, not a goroutine, a thread or buffers "+
+			"of its own", crowd3, float64(after.RSS-before.RSS)/(1<<20), per/1024, most>>10)
+	}
+
+	req := get("/hello")
+	c := t.Dial()
+	send(t, c, req, fmt.Sprintf("200 OK within %v, with %d idle keep-alive connections open", quick, crowd3))
+	start := time.Now()
+	r, err := c.ReadResponse(3*time.Second, false)
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case err != nil:
+		t.Fatalf("a new connection's %s, with %d idle keep-alive connections open: %v", firstLine(req), crowd3, err)
+	case r.Status != 200:
+		t.Fatalf("a new connection's %s, with %d idle keep-alive connections open: got %s, want 200 OK", firstLine(req), crowd3, status(r))
+	case took > quick:
+		t.Errorf("a new connection's %s took %v with %d idle keep-alive connections open, want under %v", firstLine(req), took, crowd3, quick)
+	}
+
+	// The idle connections must still be served: a server may not drop them to make room.
+	for i := 0; i < len(idle); i += len(idle) / 10 {
+		if err := idle[i].SendString(req); err != nil {
+			t.Fatalf("idle connection %d of %d: %s: %v", i+1, crowd3, firstLine(req), err)
+		}
+		r, err := idle[i].ReadResponse(answerWait, false)
+		if err != nil {
+			t.Fatalf("idle connection %d of %d, after the others opened: %s: %v; every connection must stay served, "+
+				"the 2,000th as well as the first", i+1, crowd3, firstLine(req), err)
+		}
+		wantStatus(t, r, req, 200)
+	}
+}
+
+func checkSlowlorisCrowd(t *spec.T) {
+	const n = 200
+	const every = 100 * time.Millisecond
+	const headerTimeout = time.Second // the chapter's -header-timeout
+	const closedBy = headerTimeout + 2500*time.Millisecond
+	const quick = 500 * time.Millisecond
+	// A head that takes 10 s to send at one byte every 100 ms: only the header deadline ends it.
+	head := []byte("GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + strings.Repeat("z", 80) + "\r\n\r\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
+	defer cancel()
+	start := time.Now()
+	s, err := harness.TrickleHeaders(ctx, t.Addr(), n, head, every)
+	if err != nil {
+		t.Fatalf("%v%s", err, filesHint(err))
+	}
+	defer s.Stop()
+	t.Logf("%d connections trickle a request head, one byte every %v", n, every)
+
+	req := get("/hello")
+	for i := range 3 {
+		time.Sleep(150 * time.Millisecond)
+		c := t.Dial()
+		begin := time.Now()
+		r := roundTrip(t, c, req, fmt.Sprintf("200 OK within %v while %d clients trickle their headers", quick, n))
+		wantStatus(t, r, req, 200)
+		if took := time.Since(begin); took > quick {
+			t.Errorf("fresh request %d of 3: %s took %v while %d clients trickled their headers, want under %v: "+
+				"the loop must not wait on any one connection", i+1, firstLine(req), took.Round(time.Millisecond), n, quick)
+		}
+	}
+
+	for s.Closed() < n && time.Since(start) < closedBy {
+		time.Sleep(20 * time.Millisecond)
+	}
+	closed := s.Closed()
+	t.Note(fmt.Sprintf("%d of %d trickling connections closed by the server %v after they started", closed, n, time.Since(start).Round(time.Millisecond)))
+	if closed < n {
+		t.Errorf("%d of the %d connections trickling their request head were still open %v after they started, with "+
+			"-header-timeout %v: a connection that has not sent its whole head by the deadline must be closed, or "+
+			"enough of them exhaust the server's descriptors and memory", n-closed, n, closedBy, headerTimeout)
+	}
+}
+
+func checkUnreadBig(t *spec.T) {
+	const readers, size = 3, 64 << 20
+	const most = 32 << 20 // growth in bytes: the three bodies would be 192 MiB
+	const quick = 500 * time.Millisecond
+	before := usage(t)
+	big := get(fmt.Sprintf("/big?bytes=%d", size))
+	for range readers {
+		c := t.DialSmallBuffer(4096)
+		send(t, c, big, "the response, which the client never reads")
+	}
+	t.Logf("%d clients asked for %d MiB each and read nothing", readers, size>>20)
+
+	req := get("/hello")
+	for i := range 3 {
+		time.Sleep(300 * time.Millisecond)
+		c := t.Dial()
+		begin := time.Now()
+		send(t, c, req, fmt.Sprintf("200 OK within %v while %d clients do not read their responses", quick, readers))
+		r, err := c.ReadResponse(2*time.Second, false)
+		if err != nil {
+			t.Fatalf("fresh request %d of 3: %s, while %d clients did not read their GET /big: %v: does the loop block "+
+				"in a write to a client that does not read?", i+1, firstLine(req), readers, err)
+		}
+		wantStatus(t, r, req, 200)
+		if took := time.Since(begin); took > quick {
+			t.Errorf("fresh request %d of 3: %s took %v while %d clients did not read their responses, want under %v",
+				i+1, firstLine(req), took.Round(time.Millisecond), readers, quick)
+		}
+	}
+
+	after := usage(t)
+	growth := after.RSS - before.RSS
+	t.Note(fmt.Sprintf("the server's memory grew by %.1f MiB while %d clients left %d MiB each unread", float64(growth)/(1<<20), readers, size>>20))
+	if growth > most {
+		t.Errorf("the server's memory grew by %.0f MiB while %d clients did not read their %d MiB responses, want under %d MiB: "+
+			"bound what is buffered for each connection, and stop pulling from the app when it is full (backpressure)",
+			float64(growth)/(1<<20), readers, size>>20, most>>20)
+	}
+}
+
+func checkOutOfFiles(t *spec.T) {
+	const burst = 64
+	const spinning = 150 * time.Millisecond // of CPU in a second: a spinning loop takes most of a core, even on a loaded machine
+	const recoverWithin = 5 * time.Second
+	before := usage(t)
+	limit := uint64(before.Files + 16)
+	if err := t.Server().LimitFiles(limit); err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Logf("the server had %d descriptors open; its limit is now %d", before.Files, limit)
+
+	req := get("/hello")
+	var conns []*harness.Conn
+	for i := range burst {
+		c, err := t.DialQuiet()
+		if err != nil {
+			t.Fatalf("connection %d of %d: %v: the kernel completes a connection in the listen backlog even when the "+
+				"server cannot accept it; is the backlog that small?", i+1, burst, err)
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(300 * time.Millisecond) // the server runs out of descriptors
+	if exited, how := t.Server().Exited(); exited {
+		t.Fatalf("the server died (%s) when it ran out of file descriptors: accept4 failing with EMFILE is no reason to exit", how)
+	}
+	// Requests only now, with no descriptor left: whatever serving them needs must be open already.
+	for _, c := range conns {
+		c.SendString(req)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if exited, how := t.Server().Exited(); exited {
+		t.Fatalf("the server died (%s) serving requests with no file descriptor left: whatever a request needs (Go's "+
+			"runtime opens an epoll instance of its own for its first timer) must be opened before", how)
+	}
+	cpu0 := usage(t).CPU
+	time.Sleep(time.Second)
+	u := usage(t)
+	spent := u.CPU - cpu0
+	t.Note(fmt.Sprintf("out of descriptors (a limit of %d), the server used %v of CPU in a second", limit, spent))
+	if spent > spinning {
+		t.Errorf("out of descriptors, the server used %v of CPU in one second, with nothing to do but wait: its loop "+
+			"spins, as epoll_wait reports the listening socket readable again at once and accept4 fails again with EMFILE", spent)
+	}
+
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := time.Now().Add(recoverWithin)
+	for try := 1; ; try++ {
+		c, err := t.DialQuiet()
+		if err == nil {
+			err = c.SendString(req)
+		}
+		var r *harness.Response
+		if err == nil {
+			r, err = c.ReadResponse(time.Second, false)
+		}
+		if err == nil && r.Status == 200 {
+			t.Logf("served again on try %d, once the burst's connections closed", try)
+			return
+		}
+		if time.Now().After(deadline) {
+			what := "no answer"
+			if err != nil {
+				what = harness.DescribeNetError(err)
+			} else {
+				what = status(r)
+			}
+			t.Fatalf("%v after the burst's connections closed, %s still got %s: once descriptors are free, the "+
+				"server must accept again", recoverWithin, firstLine(req), what)
+		}
+		if c != nil {
+			c.Close()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func checkOffload(t *spec.T) {
+	const n, ms = 20, 300
+	const limit = 2 * time.Second // three waves of 8 workers take about 0.9 s; on the loop, 6 s
+	req := sleepReq(ms)
+	t.Expect(req, "", fmt.Sprintf("%d answers 200 OK, all within %v", n, limit))
+	start := time.Now()
+	answers := sendAll(dialAll(t, n), req, 8*time.Second)
+	total := time.Since(start)
+	for i, a := range answers {
+		if a.err != nil || a.r.Status != 200 {
+			t.Errorf("connection %d of %d: %s, want 200 OK", i+1, n, a.describe())
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	t.Note(fmt.Sprintf("%d requests of %d ms took %v in all, with -workers %d", n, ms, total.Round(time.Millisecond), workers3))
+	if total > limit {
+		t.Errorf("%d requests of %d ms at once took %v in all, want under %v: with -workers %d they run in three waves; "+
+			"if the app runs on the loop's thread, they run one after the other", n, ms, total.Round(time.Millisecond), limit, workers3)
+	}
+}
+
+func checkCPUStall(t *spec.T) {
+	const ms = 1000
+	const most = 300 * time.Millisecond
+	cpu := get(fmt.Sprintf("/cpu?ms=%d", ms))
+	busy := t.Dial()
+	send(t, busy, cpu, "200 OK after a second of CPU")
+	time.Sleep(100 * time.Millisecond)
+
+	req := get("/hello")
+	c := t.Dial()
+	var worst time.Duration
+	for i := range 4 {
+		begin := time.Now()
+		send(t, c, req, fmt.Sprintf("200 OK within %v while %s runs", most, firstLine(cpu)))
+		r, err := c.ReadResponse(3*time.Second, false)
+		took := time.Since(begin)
+		worst = max(worst, took)
+		if err != nil {
+			t.Fatalf("request %d of 4: %s while %s ran: %v", i+1, firstLine(req), firstLine(cpu), err)
+		}
+		wantStatus(t, r, req, 200)
+		time.Sleep(100 * time.Millisecond)
+	}
+	rc := read(t, busy, cpu, "200 OK after a second of CPU")
+	wantStatus(t, rc, cpu, 200)
+	t.Note(fmt.Sprintf("while %s ran, %s took at most %v: the loop was stalled that long", firstLine(cpu), firstLine(req), worst.Round(100*time.Microsecond)))
+	if worst > most {
+		t.Errorf("while %s ran, %s waited up to %v, want under %v: the CPU-bound app call runs on the loop's thread, "+
+			"and every connection waits until it returns", firstLine(cpu), firstLine(req), worst.Round(time.Millisecond), most)
+	}
+}

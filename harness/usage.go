@@ -1,0 +1,115 @@
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Usage is what the processes of a server use, summed over every process of the run (a server may be a
+// shell script that starts Python, or a master and its workers).
+type Usage struct {
+	Processes int
+	Threads   int           // the Threads: lines of /proc/PID/status
+	RSS       int64         // resident memory in bytes (VmRSS)
+	CPU       time.Duration // user and system time used so far (utime + stime of /proc/PID/stat)
+	Files     int           // open file descriptors (entries of /proc/PID/fd)
+}
+
+// clockTick is the unit of the times in /proc/PID/stat (USER_HZ, 100 on Linux everywhere).
+const clockTick = 10 * time.Millisecond
+
+// Usage reads the resources used by the processes of the run now. A process that exits while it is read
+// is left out; an error says that no process could be read.
+func (s *Server) Usage() (Usage, error) {
+	var u Usage
+	var errs []error
+	for _, p := range s.Processes() {
+		pu, err := processUsage(p.Pid)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		u.Processes++
+		u.Threads += pu.Threads
+		u.RSS += pu.RSS
+		u.CPU += pu.CPU
+		u.Files += pu.Files
+	}
+	if u.Processes == 0 {
+		if len(errs) == 0 {
+			return u, errors.New("usage: no process of the server is alive")
+		}
+		return u, fmt.Errorf("usage: %w", errors.Join(errs...))
+	}
+	return u, nil
+}
+
+// processUsage reads the usage of one process.
+func processUsage(pid int) (Usage, error) {
+	u := Usage{Processes: 1}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return u, err
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(value)
+		if len(f) == 0 {
+			continue
+		}
+		switch name {
+		case "Threads":
+			u.Threads, _ = strconv.Atoi(f[0])
+		case "VmRSS": // "VmRSS:	  12345 kB"
+			kb, _ := strconv.ParseInt(f[0], 10, 64)
+			u.RSS = kb << 10
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return u, err
+	}
+	// The fields after the command name, which is in parentheses and may hold either: utime and stime
+	// are fields 14 and 15 of the whole line, 12 and 13 after the name.
+	i := bytes.LastIndexByte(stat, ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return u, fmt.Errorf("/proc/%d/stat: too short", pid)
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	u.CPU = time.Duration(utime+stime) * clockTick
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return u, err
+	}
+	u.Files = len(fds)
+	return u, nil
+}
+
+// LimitFiles sets the limit on open files (RLIMIT_NOFILE, soft and hard) of every process of the run to n,
+// as `prlimit --pid PID --nofile=n:n` does: a server can be made to run out of file descriptors without a
+// hundred thousand connections. Lowering a limit needs no privilege.
+func (s *Server) LimitFiles(n uint64) error {
+	ps := s.Processes()
+	if len(ps) == 0 {
+		return errors.New("limit open files: no process of the server is alive")
+	}
+	lim := unix.Rlimit{Cur: n, Max: n}
+	for _, p := range ps {
+		if err := unix.Prlimit(p.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+			return fmt.Errorf("limit the open files of process %d to %d: %w", p.Pid, n, err)
+		}
+	}
+	return nil
+}
