@@ -266,3 +266,32 @@ func repoRootT(t *testing.T) string {
 	require.NoError(t, err, "the tests run from grader/, below the repository root")
 	return root
 }
+
+// TestGivenFilesMatchSolutions checks that a starter's given files, those without a TODO for the learner,
+// are the solution's own, byte for byte: the learner builds on the code the solution was tested with.
+func TestGivenFilesMatchSolutions(t *testing.T) {
+	root := repoRootT(t)
+	for _, n := range specs.Numbers() {
+		ch, err := specs.ForChapter(n)
+		require.NoError(t, err)
+		files, err := filepath.Glob(filepath.Join(root, "chapters", ch.Slug, "*.go"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, "chapter %d has no starter", n)
+		todo := 0
+		for _, f := range files {
+			starter, err := os.ReadFile(f)
+			require.NoError(t, err)
+			if bytes.Contains(starter, []byte("TODO")) {
+				todo++
+				continue
+			}
+			solution, err := os.ReadFile(filepath.Join(root, "solutions", ch.Slug, filepath.Base(f)))
+			if os.IsNotExist(err) {
+				continue // the starter's own, such as a file the learner fills in
+			}
+			require.NoError(t, err)
+			require.Equal(t, string(solution), string(starter), "chapters/%s/%s is given to the learner: it must be the solution's own", ch.Slug, filepath.Base(f))
+		}
+		require.NotZero(t, todo, "chapter %d's starter has no TODO for the learner", n)
+	}
+}
