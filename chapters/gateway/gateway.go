@@ -66,8 +66,11 @@ func (r *Request) Values(name string) []string {
 // HasToken reports whether the comma-separated header field name lists token (case-insensitively), as in
 // "Connection: keep-alive, Upgrade".
 func (r *Request) HasToken(name, token string) bool {
-	for _, v := range r.Values(name) {
-		for t := range strings.SplitSeq(v, ",") {
+	for _, h := range r.Header { // not r.Values: it runs for every request, and need not allocate
+		if !strings.EqualFold(h.Name, name) {
+			continue
+		}
+		for t := range strings.SplitSeq(h.Value, ",") {
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}

@@ -278,7 +278,8 @@ type response struct {
 	headers       []Header
 	contentLength int64
 	hasDate       bool
-	err           error // a bad call to start_response, kept in case the app ignores the returned error
+	err           error     // a bad call to start_response, kept in case the app ignores the returned error
+	few           [2]Header // room for the headers of most responses, which saves an allocation per response
 }
 
 func (r *response) start(status string, headers []Header) error {
@@ -297,7 +298,7 @@ func (r *response) check(status string, headers []Header) error {
 	if !ok || err != nil || len(code) != 3 || n < 200 || n > 599 || strings.ContainsAny(reason, "\r\n") {
 		return fmt.Errorf("start_response: bad status %q (want a code from 200 to 599 and a reason, as in \"200 OK\")", status)
 	}
-	r.status, r.code, r.headers, r.contentLength, r.hasDate = status, n, nil, -1, false
+	r.status, r.code, r.headers, r.contentLength, r.hasDate = status, n, r.few[:0], -1, false
 	for _, h := range headers {
 		if isHopByHop(h.Name) {
 			return fmt.Errorf("start_response: %q is a hop-by-hop header, which only the server may send", h.Name)

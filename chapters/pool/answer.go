@@ -21,23 +21,33 @@ type Runner interface {
 // the response. A full pool, or a request that waited too long, is answered 503 at once, with Retry-After;
 // an app that runs too long, 504.
 func Answer(r Runner, gw gateway.Server, app gateway.App) func(*bufio.Writer, *gateway.Request, bool) bool {
+	// The work of a request, its guard and its buffer are recycled: allocating them anew for every request is
+	// garbage the collector must chase, at tens of thousands of requests a second.
+	calls := sync.Pool{New: func() any {
+		c := &call{}
+		c.w = bufio.NewWriter(&c.out)
+		c.run = func() {
+			c.keep = http1.Answer(c.w, c.req, gw, app, c.closing)
+			c.w.Flush()
+		}
+		return c
+	}}
 	return func(bw *bufio.Writer, req *gateway.Request, closing bool) bool {
-		out := &guard{w: bw}
-		keep := false
-		err := r.Do(context.Background(), func() {
-			w := writers.Get().(*bufio.Writer)
-			w.Reset(out)
-			keep = http1.Answer(w, req, gw, app, closing)
-			w.Flush()
-			w.Reset(nil)
-			writers.Put(w)
-		})
-		switch {
-		case err == nil:
+		c := calls.Get().(*call)
+		c.out.reset(bw)
+		c.req, c.closing, c.keep = req, closing, false // false, should a Runner return nil without running it
+		err := r.Do(context.Background(), c.run)
+		if err == nil {
+			keep := c.keep
+			c.req = nil
+			c.out.reset(nil)
+			calls.Put(c) // the worker is done with it; otherwise, it may not be
 			return keep
+		}
+		switch {
 		case errors.Is(err, ErrRunTimeout):
 			// The app is still running, abandoned: it must not write to the connection any more.
-			out.abandon(func() {
+			c.out.abandon(func() {
 				gateway.WriteError(bw, 504, "the application did not answer in time", true)
 			})
 			return false
@@ -54,9 +64,15 @@ func Answer(r Runner, gw gateway.Server, app gateway.App) func(*bufio.Writer, *g
 	}
 }
 
-// writers recycles the buffers through which workers write responses: a new 4 KiB buffer per request is
-// garbage the collector must chase, at tens of thousands of requests a second.
-var writers = sync.Pool{New: func() any { return bufio.NewWriter(nil) }}
+// call is the work of one request on a worker: run is what Do runs, and writes through w to out.
+type call struct {
+	out     guard
+	w       *bufio.Writer
+	run     func()
+	req     *gateway.Request
+	closing bool
+	keep    bool // the result of http1.Answer, for the connection's goroutine once Do returns
+}
 
 // errAbandoned is what an abandoned app gets when it writes.
 var errAbandoned = errors.New("the response was abandoned after the request timeout")
@@ -82,6 +98,11 @@ func (g *guard) Write(p []byte) (int, error) {
 		err = g.w.Flush()
 	}
 	return n, err
+}
+
+// reset points g at w, for a new request. It needs no lock: no worker holds g between two requests.
+func (g *guard) reset(w *bufio.Writer) {
+	g.w, g.started, g.abandoned = w, false, false
 }
 
 // abandon takes the connection from the worker, and calls answer if no byte of the response was written.

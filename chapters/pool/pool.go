@@ -7,7 +7,8 @@
 // A job waits in the queue at most QueueTimeout, then runs for at most RunTimeout. Go cannot stop a goroutine
 // from the outside, so a job that overruns is abandoned, not killed: Do returns ErrRunTimeout, the worker that
 // runs it leaves the pool when the job ends, and a new worker takes its place at once, so the pool keeps its
-// capacity. (gunicorn kills such a worker process; mod_wsgi restarts its daemon process.)
+// capacity. (gunicorn kills such a worker process; mod_wsgi restarts its daemon process.) A watchdog notices
+// the overrun within a tenth of RunTimeout, 100 ms at most.
 package pool
 
 import (
@@ -37,9 +38,12 @@ type Config struct {
 // Pool is a fixed set of workers and a bounded queue of jobs.
 type Pool struct {
 	cfg   Config
-	queue chan *job
+	queue chan *job     // a nil job tells a worker to leave
 	done  chan struct{} // closed by Close
 	wg    sync.WaitGroup
+
+	mu      sync.Mutex           // guards workers
+	workers map[*worker]struct{} // for the watchdog, which looks at what each runs
 
 	held      atomic.Int64 // jobs queued or running: at most Workers+Queue
 	busy      atomic.Int64 // workers running a job
@@ -55,12 +59,24 @@ const (
 )
 
 type job struct {
-	fn        func()
-	enqueued  time.Time
-	startedAt atomic.Int64 // when a worker started it, in Unix nanoseconds
-	state     atomic.Int32
-	ended     chan error // receives nil when fn returns, or why it was not run
+	fn       func()
+	enqueued time.Duration // when Do queued it, on the clock of now
+	state    atomic.Int32
+	ended    chan error // receives nil when fn returns, or why it was not run
 }
+
+// worker is what the watchdog sees of a worker: the job it runs, if any, and since when.
+type worker struct {
+	mu      sync.Mutex
+	job     *job
+	started time.Duration
+}
+
+// epoch is the origin of now.
+var epoch = time.Now()
+
+// now reads the monotonic clock only, which costs half of what time.Now does: it runs several times a job.
+func now() time.Duration { return time.Since(epoch) }
 
 // New starts a pool of cfg.Workers workers.
 func New(cfg Config) *Pool {
@@ -72,31 +88,50 @@ func New(cfg Config) *Pool {
 	}
 	// Room for every job that may be held: a free worker may be a moment away from the channel, and the job
 	// must not be refused for that.
-	p := &Pool{cfg: cfg, queue: make(chan *job, cfg.Workers+cfg.Queue), done: make(chan struct{})}
+	p := &Pool{
+		cfg:     cfg,
+		queue:   make(chan *job, cfg.Workers+cfg.Queue),
+		done:    make(chan struct{}),
+		workers: make(map[*worker]struct{}),
+	}
 	for range cfg.Workers {
 		p.startWorker()
+	}
+	if cfg.RunTimeout > 0 {
+		go p.watch(min(max(cfg.RunTimeout/10, time.Millisecond), 100*time.Millisecond))
 	}
 	return p
 }
 
-// startWorker adds a worker; work calls wg.Done when it leaves, or Do does for it when it is abandoned.
+// startWorker adds a worker; work calls wg.Done when it leaves, or the watchdog does for it when its job is
+// abandoned.
 func (p *Pool) startWorker() {
+	w := &worker{}
+	p.mu.Lock()
+	p.workers[w] = struct{}{}
+	p.mu.Unlock()
 	p.wg.Add(1)
-	go p.work()
+	go p.work(w)
 }
 
-// work runs jobs until the pool closes, or until a job it ran was abandoned: then Do has already replaced it
-// (and counted it out of the wait group), so it just leaves.
-func (p *Pool) work() {
+// work runs jobs until it takes a nil job, which Close sends, or until a job it ran was abandoned: then the
+// watchdog has already replaced it (and counted it out of the wait group), so it just leaves.
+func (p *Pool) work(w *worker) {
+	defer func() {
+		p.mu.Lock()
+		delete(p.workers, w)
+		p.mu.Unlock()
+	}()
 	for {
-		var j *job
-		select {
-		case j = <-p.queue:
-		case <-p.done:
+		// A receive from the queue alone: a select that also waited on p.done would make every worker lock
+		// that channel each time it waits.
+		j := <-p.queue
+		if j == nil {
 			p.wg.Done()
 			return
 		}
-		if p.cfg.QueueTimeout > 0 && time.Since(j.enqueued) > p.cfg.QueueTimeout {
+		start := now()
+		if p.cfg.QueueTimeout > 0 && start-j.enqueued > p.cfg.QueueTimeout {
 			// The client has waited too long already: answering fast is better than running late.
 			if j.state.CompareAndSwap(queued, finished) {
 				p.held.Add(-1)
@@ -104,15 +139,17 @@ func (p *Pool) work() {
 			}
 			continue
 		}
-		j.startedAt.Store(time.Now().UnixNano()) // before the state says running: Do reads it then
+		w.set(j, start) // before the state says running: the watchdog looks for it then
 		if !j.state.CompareAndSwap(queued, running) {
+			w.set(nil, 0)
 			continue // its caller gave up before it started
 		}
 		p.busy.Add(1)
 		j.fn()
 		p.busy.Add(-1)
+		w.set(nil, 0) // before the state says finished: once Do has its answer, it reuses j
 		if !j.state.CompareAndSwap(running, finished) {
-			// Do gave up on it and let the pool hold another job in its place.
+			// The watchdog gave up on it and let the pool hold another job in its place.
 			p.abandoned.Add(-1)
 			return
 		}
@@ -121,131 +158,130 @@ func (p *Pool) work() {
 	}
 }
 
+// set records that w runs j since started, or nothing (a nil j).
+func (w *worker) set(j *job, started time.Duration) {
+	w.mu.Lock()
+	w.job, w.started = j, started
+	w.mu.Unlock()
+}
+
 // Do runs fn on a worker and waits until it returns. It fails at once with ErrFull when the queue is full,
 // with ErrQueueTimeout as soon as fn has waited QueueTimeout for a worker (fn is not run), and with
 // ErrRunTimeout when fn runs too long (fn goes on running, abandoned). ctx bounds the wait for a worker: when
 // it is cancelled before fn starts, fn is not run and Do returns ctx's error.
 func (p *Pool) Do(ctx context.Context, fn func()) error {
-	j := &job{fn: fn, enqueued: time.Now(), ended: make(chan error, 1)}
 	select {
 	case <-p.done:
 		return ErrClosed
 	default:
 	}
-	if p.held.Add(1) > int64(p.cfg.Workers+p.cfg.Queue) {
+	held := p.held.Add(1)
+	if held > int64(p.cfg.Workers+p.cfg.Queue) {
 		p.held.Add(-1)
 		return ErrFull
 	}
+	j := jobs.Get().(*job)
+	j.fn, j.enqueued = fn, now()
+	j.state.Store(queued)
 	select {
 	case p.queue <- j:
 	default: // the channel is full of jobs given up on that no worker has taken yet
 		p.held.Add(-1)
 		return ErrFull
 	}
-
-	// One timer serves both limits, set to the next moment a limit may pass: Do wakes up only then or when
-	// the job ends (each wake-up costs, at tens of thousands of requests a second).
-	var t *time.Timer
-	var tick <-chan time.Time
-	arm := func(d time.Duration) {
-		switch {
-		case d < 0:
-			tick = nil
-		case t == nil:
-			t = timers.Get().(*time.Timer)
-			t.Reset(d)
-			tick = t.C
-		default:
-			t.Reset(d)
-			tick = t.C
+	// Close may have emptied the queue between the check above and the send: then nothing would take j.
+	// Waiting on p.done below would catch it too, but every Do and every worker would then lock that one
+	// channel each time they wait, which costs more than the job at tens of thousands of jobs a second.
+	select {
+	case <-p.done:
+		if j.state.CompareAndSwap(queued, abandoned) {
+			p.held.Add(-1)
+			return ErrClosed
 		}
+	default:
 	}
-	defer func() {
-		if t != nil {
-			t.Stop() // since Go 1.23, a stopped timer's channel holds no stale tick: it can be reused
-			timers.Put(t)
-		}
-	}()
-	cancelled, closed := ctx.Done(), p.done
+
+	// The run timeout is the watchdog's. The queue timeout is Do's, with a timer, but only when every worker
+	// was busy: otherwise a worker takes j at once (and checks the queue timeout itself), and a timer armed
+	// and stopped for every job costs more than the rest of the hand-off.
+	var tick <-chan time.Time
+	if p.cfg.QueueTimeout > 0 && held > int64(p.cfg.Workers) {
+		t := time.NewTimer(p.cfg.QueueTimeout)
+		defer t.Stop()
+		tick = t.C
+	}
+	cancelled := ctx.Done()
+	if tick == nil && cancelled == nil {
+		return outcome(j, <-j.ended) // the common case: a receive costs less than a select
+	}
 	for {
-		d, err, over := p.limits(j)
-		if over {
-			return err
-		}
-		arm(d)
 		select {
 		case err := <-j.ended:
-			return err
+			return outcome(j, err)
 		case <-cancelled:
 			if j.state.CompareAndSwap(queued, abandoned) {
 				p.held.Add(-1)
 				return context.Cause(ctx) // a worker that takes it from the queue will skip it
 			}
 			cancelled = nil // too late: it runs, and is waited for
-		case <-closed:
-			if j.state.CompareAndSwap(queued, abandoned) {
-				p.held.Add(-1)
-				return ErrClosed
-			}
-			closed = nil
 		case <-tick:
-		}
-	}
-}
-
-// limits checks j against the queue and run timeouts. It gives up on j (over, with the error for Do) when one
-// has passed; otherwise it returns how long until one may pass, or -1 when none can.
-func (p *Pool) limits(j *job) (time.Duration, error, bool) {
-	for {
-		switch j.state.Load() {
-		case queued:
-			if p.cfg.QueueTimeout <= 0 {
-				if p.cfg.RunTimeout > 0 {
-					return p.cfg.RunTimeout, nil, false // it cannot have run too long before then
-				}
-				return -1, nil, false
-			}
-			waited := time.Since(j.enqueued)
-			if waited < p.cfg.QueueTimeout {
-				// Look again when it may have waited too long, or when, if it starts now, it may have run too long.
-				d := p.cfg.QueueTimeout - waited
-				if p.cfg.RunTimeout > 0 && p.cfg.RunTimeout < d {
-					d = p.cfg.RunTimeout
-				}
-				return d, nil, false
-			}
 			if j.state.CompareAndSwap(queued, abandoned) {
 				p.held.Add(-1)
-				return 0, ErrQueueTimeout, true
+				return ErrQueueTimeout // a worker that takes it from the queue will skip it
 			}
-		case running:
-			if p.cfg.RunTimeout <= 0 {
-				return -1, nil, false
-			}
-			ran := time.Duration(time.Now().UnixNano() - j.startedAt.Load())
-			if ran < p.cfg.RunTimeout {
-				return p.cfg.RunTimeout - ran, nil, false
-			}
-			if j.state.CompareAndSwap(running, abandoned) {
-				p.held.Add(-1)
-				p.abandoned.Add(1)
-				p.startWorker() // a new worker takes the place of the abandoned one,
-				p.wg.Done()     // which leaves the pool's count
-				return 0, ErrRunTimeout, true
-			}
-		default: // finished: its outcome is on its way
-			return -1, nil, false
+			tick = nil // it runs, under the watchdog's eye
 		}
-		// The state changed as we looked: look again.
 	}
 }
 
-// timers recycles the timers of Do, one per job otherwise.
-var timers = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
+// outcome returns err, the outcome of j that Do received, and recycles j unless a worker still runs it.
+func outcome(j *job, err error) error {
+	if err != ErrRunTimeout {
+		// No worker holds j or can find it in the queue any more: it can be reused.
+		j.fn = nil
+		jobs.Put(j)
+	}
+	return err
+}
+
+// watch abandons the jobs that run longer than RunTimeout, looking at every worker each period, until the pool
+// is closed and holds no job. One goroutine that wakes up a few times per run timeout costs much less than a
+// timer per job, and notices an overrun at most a period late.
+func (p *Pool) watch(period time.Duration) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for range tick.C {
+		select {
+		case <-p.done:
+			if p.held.Load() == 0 {
+				return
+			}
+		default:
+		}
+		var over []*job
+		t := now()
+		p.mu.Lock()
+		for w := range p.workers {
+			w.mu.Lock()
+			// While w holds j, j is the job w runs: it cannot have ended and been reused by another Do.
+			if w.job != nil && t-w.started >= p.cfg.RunTimeout && w.job.state.CompareAndSwap(running, abandoned) {
+				over = append(over, w.job)
+			}
+			w.mu.Unlock()
+		}
+		p.mu.Unlock()
+		for _, j := range over {
+			p.held.Add(-1)
+			p.abandoned.Add(1)
+			p.startWorker() // a new worker takes the place of the abandoned one,
+			p.wg.Done()     // which leaves the pool's count
+			j.ended <- ErrRunTimeout
+		}
+	}
+}
+
+// jobs recycles the jobs of Do and their channels: two allocations per job otherwise.
+var jobs = sync.Pool{New: func() any { return &job{ended: make(chan error, 1)} }}
 
 // Stats is a snapshot of a pool.
 type Stats struct {
@@ -278,6 +314,11 @@ drain:
 	}
 	stopped := make(chan struct{})
 	go func() {
+		// One nil job per worker, behind any job still in flight: each worker takes one and leaves. A worker
+		// that replaces an abandoned one takes the nil job meant for it.
+		for range p.cfg.Workers {
+			p.queue <- nil
+		}
 		p.wg.Wait()
 		close(stopped)
 	}()
