@@ -2,6 +2,8 @@ package pool
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,5 +36,57 @@ func TestGo(t *testing.T) {
 		require.ErrorIs(t, err, ErrRunTimeout)
 	case <-time.After(800 * time.Millisecond):
 		t.Fatal("done was not called at the run timeout")
+	}
+}
+
+func TestGoQueueTimeoutAndClose(t *testing.T) {
+	p := New(Config{Workers: 1, Queue: 4, QueueTimeout: 100 * time.Millisecond})
+	release := make(chan struct{})
+	done := make(chan error, 8)
+	p.Go(context.Background(), func() { <-release }, func(err error) { done <- err })
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, time.Second, time.Millisecond)
+
+	// With the only worker busy, a job waits in the queue; past the queue timeout, it is not run, and the
+	// worker that takes it says so.
+	p.Go(context.Background(), func() { t.Error("a job past the queue timeout ran") }, func(err error) { done <- err })
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	require.NoError(t, <-done)
+	require.ErrorIs(t, <-done, ErrQueueTimeout)
+	require.NoError(t, p.Close(context.Background()))
+	p.Go(context.Background(), func() { t.Error("a job after Close ran") }, func(err error) { done <- err })
+	require.ErrorIs(t, <-done, ErrClosed)
+}
+
+// TestGoMany checks that every job of many callers at once ends exactly once.
+func TestGoMany(t *testing.T) {
+	p := New(Config{Workers: 4, Queue: 1000, RunTimeout: time.Minute})
+	defer p.Close(context.Background())
+	const n = 5000
+	var ran atomic.Int64
+	ended := make(chan error, n)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			for range n / 10 {
+				p.Go(context.Background(), func() { ran.Add(1) }, func(err error) { ended <- err })
+			}
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for range n {
+		if err := <-ended; err == nil {
+			ok++
+		} else {
+			require.ErrorIs(t, err, ErrFull)
+		}
+	}
+	require.Equal(t, int64(ok), ran.Load(), "the jobs that ended well are the jobs that ran")
+	require.Greater(t, ok, 0)
+	select {
+	case err := <-ended:
+		t.Fatalf("a job ended twice (%v)", err)
+	case <-time.After(50 * time.Millisecond):
 	}
 }

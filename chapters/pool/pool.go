@@ -63,6 +63,22 @@ type job struct {
 	enqueued time.Duration // when Do queued it, on the clock of now
 	state    atomic.Int32
 	ended    chan error // receives nil when fn returns, or why it was not run
+	done     func(error) // for a job of Go: called with what ended would receive
+}
+
+// end tells the caller of Do or Go how j ended. A job of Go that no worker holds any more is recycled:
+// nobody else refers to it.
+func (j *job) end(err error) {
+	if j.done == nil {
+		j.ended <- err
+		return
+	}
+	done := j.done
+	if err != ErrRunTimeout { // an abandoned job is still held by the worker that runs it
+		j.fn, j.done = nil, nil
+		jobs.Put(j)
+	}
+	done(err)
 }
 
 // worker is what the watchdog sees of a worker: the job it runs, if any, and since when.
@@ -135,7 +151,7 @@ func (p *Pool) work(w *worker) {
 			// The client has waited too long already: answering fast is better than running late.
 			if j.state.CompareAndSwap(queued, finished) {
 				p.held.Add(-1)
-				j.ended <- ErrQueueTimeout
+				j.end(ErrQueueTimeout)
 			}
 			continue
 		}
@@ -154,7 +170,7 @@ func (p *Pool) work(w *worker) {
 			return
 		}
 		p.held.Add(-1)
-		j.ended <- nil
+		j.end(nil)
 	}
 }
 
@@ -275,7 +291,7 @@ func (p *Pool) watch(period time.Duration) {
 			p.abandoned.Add(1)
 			p.startWorker() // a new worker takes the place of the abandoned one,
 			p.wg.Done()     // which leaves the pool's count
-			j.ended <- ErrRunTimeout
+			j.end(ErrRunTimeout)
 		}
 	}
 }
@@ -306,7 +322,7 @@ drain:
 		case j := <-p.queue:
 			if j.state.CompareAndSwap(queued, finished) {
 				p.held.Add(-1)
-				j.ended <- ErrClosed
+				j.end(ErrClosed)
 			}
 		default:
 			break drain
