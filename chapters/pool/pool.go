@@ -62,7 +62,7 @@ type job struct {
 	fn       func()
 	enqueued time.Duration // when Do queued it, on the clock of now
 	state    atomic.Int32
-	ended    chan error // receives nil when fn returns, or why it was not run
+	ended    chan error  // receives nil when fn returns, or why it was not run
 	done     func(error) // for a job of Go: called with what ended would receive
 }
 
