@@ -74,6 +74,13 @@ func showHint(w io.Writer, root string, ch *specs.Chapter) int {
 			return exitFail
 		}
 		fmt.Fprintf(w, "The first spec you have not passed (at your last grade, %d/%d):\n\n", rep.Score, rep.Total)
+		if words := failed.LastWords(); words != "" {
+			fmt.Fprintf(w, "  %s  %s\n\nYour server stopped during it, saying: %s\n", first.ID, first.Title, words)
+			if first.Why != "" {
+				fmt.Fprintf(w, "Read: %s\n", first.Why)
+			}
+			return exitPass
+		}
 	}
 	fmt.Fprintf(w, "  %s  %s\n\n", first.ID, first.Title)
 	fmt.Fprintf(w, "Hint: %s\n", first.Hint)

@@ -155,6 +155,7 @@ var knownBads = []knownBad{
 		"fd-setsize":            {"3.3"},
 		"no-timers":             {"3.4"},
 		"blocking-write":        {"3.5"},
+		"stuck-backpressure":    {"3.5"},
 		"accept-spin":           {"3.6"},
 		"inline-app":            {"3.7", "3.8"},
 		"multithread-false":     {"3.9"},

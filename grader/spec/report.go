@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -110,4 +111,18 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// LastWords returns the last line the server printed when it exited during this spec, or "": a server that
+// stops with a message (such as a starter's "accept (loop.go) is not written yet") says there what to do.
+func (r *Result) LastWords() string {
+	if !strings.HasPrefix(r.Server, "the server exited") {
+		return ""
+	}
+	_, out, ok := strings.Cut(r.Server, "\n")
+	if !ok {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

@@ -191,7 +191,9 @@ func (p *Printer) nextStep(r *Report) string {
 			Expand(r.Start, "127.0.0.1:8080"), help)
 	case first != nil:
 		s := fmt.Sprintf("Next step: %s %s", first.ID, first.Title)
-		if first.Hint != "" {
+		if words := first.LastWords(); words != "" {
+			s = fmt.Sprintf("Next step: your server stopped during %s, saying: %s", first.ID, words)
+		} else if first.Hint != "" {
 			s += ": " + first.Hint
 		}
 		if first.Ran && r.Start != "" && first.Addr != "" {

@@ -94,6 +94,12 @@ func TestPrinterNextStep(t *testing.T) {
 			r.Results = []Result{{ID: "1.1", Title: "GET /hello is answered", Points: 2, Message: "not run: the server did not start: it exited"}}
 		}, "Next step: start the server by hand (go run ./chapters/01-blocking -addr 127.0.0.1:8080 -idle-timeout 1s) and read what it prints; " +
 			"it must keep running and listen on the address it is given. More help: make hint CHAPTER=1\n"},
+		{"the server stopped with a message", func(r *Report) {
+			r.Start = ""
+			r.Results = []Result{{ID: "1.1", Title: "GET /hello is answered", Points: 2, Ran: true, Hint: "accept and answer",
+				Message: "the server exited during this check (exit status 1)",
+				Server:  "the server exited (exit status 1); its last output:\nlistening on 127.0.0.1:1\nread (conn.go) is not written yet: see its TODO\n"}}
+		}, "Next step: your server stopped during 1.1, saying: read (conn.go) is not written yet: see its TODO\nMore help: make hint CHAPTER=1\n"},
 		{"interrupted", func(r *Report) { r.Stopped = "interrupt signal received" },
 			"The run was stopped before the end (interrupt signal received): the specs not run count as failed. Run make grade CHAPTER=1 again.\n"},
 		{"left processes behind", func(r *Report) {

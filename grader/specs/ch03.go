@@ -2,6 +2,7 @@ package specs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -33,8 +34,27 @@ func chapter3() *Chapter {
 		Flags: append(flags1(),
 			"-workers", strconv.Itoa(workers3), "-queue", strconv.Itoa(queue3),
 			"-queue-timeout", "2s", "-request-timeout", "5s"),
-		Specs: append(correctness1(nil), eventDriven3()...),
+		Specs: append(withHints(correctness1(nil), loopHints), eventDriven3()...),
 	}
+}
+
+// loopHints are the hints of chapter 1's deadline specs, told the event loop's way: there is no read or write
+// deadline to set on a socket, only timers in the loop's heap.
+var loopHints = map[string]string{
+	"1.21": "a deadline is a timer in the loop's heap, and it fires only if epoll_wait wakes up for it: wait (loop.go) must use the nearest timer as its timeout, and each turn must expire the timers that passed. A kept-alive connection gets -idle-timeout once its response is written (next, in conn.go).",
+	"1.22": "the header deadline is a timer set once, when the first byte of a request arrives (feed, in conn.go), not at each read: a client sending a byte every 200 ms must still be closed when it passes; and wait (loop.go) must wake up for it.",
+	"1.23": "the body deadline is a timer set when the head is parsed (onHead, given), and wait (loop.go) must wake up for it: take the nearest timer as epoll_wait's timeout.",
+	"1.24": "never block in a write: write until EAGAIN, keep the rest, ask for EPOLLOUT (watch), and set the write deadline (-write-timeout) while output is left (write, in conn.go); the loop closes a client that does not take its response when the deadline passes.",
+}
+
+// withHints returns specs with the hints of hints (by id) in place of their own.
+func withHints(specs []spec.Spec, hints map[string]string) []spec.Spec {
+	for i := range specs {
+		if h, ok := hints[specs[i].ID]; ok {
+			specs[i].Hint = h
+		}
+	}
+	return specs
 }
 
 // eventDriven3 returns the specs of chapter 3's own lesson: one thread, many connections, nothing that blocks it.
@@ -53,7 +73,7 @@ func eventDriven3() []spec.Spec {
 			Flags: []string{"-idle-timeout", "60s"},
 			Why:   readme3 + "#one-thread-thousands-of-connections",
 			Hint:  "one thread runs the loop and watches every socket; a thread (or an OS-thread-locked goroutine) per connection costs a stack and a context switch each, which is what the event loop avoids.",
-			Repro: "grep Threads /proc/$(pgrep -f -- '-addr {addr}')/status   # while: go run ./harness/cmd/idle -n 2000 {addr}",
+			Repro: "go run ./harness/cmd/idle -n 2000 -settle 10s -pid $(pgrep -f -- '-addr {addr}') {addr} & sleep 5; grep Threads /proc/$(pgrep -f -- '-addr {addr}')/status; wait",
 			Check: checkThreads,
 		},
 		{
@@ -83,14 +103,14 @@ func eventDriven3() []spec.Spec {
 			ID: "3.6", Title: "out of file descriptors: no crash, no spin, serves again", Points: 3, Timeout: 20 * time.Second,
 			Fresh: true,
 			Why:   readme3 + "#running-out-of-file-descriptors",
-			Hint:  "when accept4 fails with EMFILE or ENFILE, stop watching the listening socket for a while (100 ms, say, with a timer) instead of going straight back to epoll_wait, which would report it readable again at once: a loop that spins burns a whole core and starves the connections it has.",
+			Hint:  "when accept4 fails with EMFILE or ENFILE, stop watching the listening socket for a while (call the given l.pauseAccept(now) and return) instead of going straight back to epoll_wait, which would report it readable again at once: a loop that spins burns a whole core and starves the connections it has.",
 			Repro: "prlimit --pid $(pgrep -f -- '-addr {addr}') --nofile=32:32; for i in $(seq 64); do curl -s -m 3 -o /dev/null http://{addr}/hello & done; top -b -n 3 -d 1 -p $(pgrep -f -- '-addr {addr}'); wait",
 			Check: checkOutOfFiles,
 		},
 		{
 			ID: "3.7", Title: "offload: 20 requests of /sleep?ms=300 at once finish in a few waves, not 6 s", Points: 2, Timeout: 15 * time.Second,
 			Why:   readme3 + "#offloading-the-application",
-			Hint:  "the app blocks, as a WSGI app may: hand each call to the pool of -workers (pool.Do on a goroutine of its own, or a queue the workers read) and let a worker wake the loop (an eventfd) when the response is ready; never call the app on the loop's thread.",
+			Hint:  "the app blocks, as a WSGI app may: hand each call to the pool of -workers (the given offload calls l.pool.Go) and let a worker wake the loop through the eventfd when the response is ready; check that run reads the eventfd and handles takeReady's replies (onReply) every turn, and that write and watch send what onReply puts in c.out. Never call the app on the loop's thread.",
 			Repro: "time (for i in $(seq 20); do curl -s -o /dev/null 'http://{addr}/sleep?ms=300' & done; wait)   # about 1 s with 8 workers, 6 s on the loop",
 			Check: checkOffload,
 		},
@@ -337,6 +357,27 @@ func checkUnreadBig(t *spec.T) {
 		if took := time.Since(begin); took > quick {
 			t.Errorf("fresh request %d of 3: %s took %v while %d clients did not read their responses, want under %v",
 				i+1, firstLine(req), took.Round(time.Millisecond), readers, quick)
+		}
+	}
+
+	// Backpressure must let go too: a client that reads gets a big response whole, at once.
+	const whole = 8 << 20
+	fast := get(fmt.Sprintf("/big?bytes=%d", whole))
+	c := t.Dial()
+	send(t, c, fast, fmt.Sprintf("200 OK and all %d bytes within 5 s, read as fast as they come", whole))
+	r, err := c.ReadResponse(5*time.Second, false)
+	var re *harness.ReadError
+	switch {
+	case errors.As(err, &re) && re.Timeout():
+		t.Errorf("a client reading %s at full speed got %d bytes, then nothing for 5 s: once the socket takes the "+
+			"output, the worker making the response must hear that it may go on (write tells c.reply how much is "+
+			"left), or every response over the buffer's bound stalls", firstLine(fast), len(re.Got))
+	case err != nil:
+		t.Errorf("a client reading %s at full speed: %v", firstLine(fast), err)
+	default:
+		wantStatus(t, r, fast, 200)
+		if len(r.Body) != whole {
+			t.Errorf("%s: got %d bytes of body, want %d", firstLine(fast), len(r.Body), whole)
 		}
 	}
 
