@@ -176,6 +176,24 @@ func TestRunServerDoesNotStart(t *testing.T) {
 	require.Equal(t, "not run: the server did not start (see 9.1)", rep.Results[1].Message)
 }
 
+func TestRunStaticSpecNeedsNoServer(t *testing.T) {
+	cfg := fakeConfig(t,
+		Spec{ID: "9.1", Points: 1, Check: func(t *T) {}},
+		Spec{ID: "9.2", Points: 2, Static: true, Check: func(t *T) {
+			if t.Source() != "/src" {
+				t.Errorf("source %q", t.Source())
+			}
+		}},
+	)
+	cfg.Source = "/src"
+	cfg.Server = harness.ServerConfig{Command: []string{"sh", "-c", "exit 7", "sh"}}
+	rep := Run(context.Background(), cfg)
+	require.False(t, rep.Results[0].Ran)
+	require.True(t, rep.Results[1].Ran, "a spec that reads the code runs without a server")
+	require.True(t, rep.Results[1].Passed, rep.Results[1].Message)
+	require.Equal(t, 2, rep.Score)
+}
+
 func TestRunStoppedByContext(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(errors.New("the time limit of the whole run (-timeout 1s) ran out"))

@@ -35,6 +35,9 @@ type Spec struct {
 	// Stops says that Check stops the server itself, as a check of graceful shutdown does: its exit is
 	// then no failure. Only for a spec with a server of its own (Fresh or Flags).
 	Stops bool
+	// Static says that Check reads the code (T.Source) and needs no server: it runs even when the server
+	// does not start. Its T has no server to dial.
+	Static bool
 	// Check drives the server and reports failures through t.
 	Check func(t *T)
 }

@@ -61,7 +61,7 @@ func withHints(specs []spec.Spec, hints map[string]string) []spec.Spec {
 func eventDriven3() []spec.Spec {
 	return []spec.Spec{
 		{
-			ID: "3.1", Title: "architecture: epoll through x/sys/unix, no package net, no goroutine per connection", Points: 3,
+			ID: "3.1", Title: "architecture: epoll through x/sys/unix, no package net, no goroutine per connection", Points: 3, Static: true,
 			Timeout: 90 * time.Second, // it type-checks the package, which may compile its dependencies
 			Why:     readme3 + "#leaving-package-net",
 			Hint:    "make sockets with unix.Socket, unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) and watch them with unix.EpollWait in one loop; package net would hand each socket to Go's own netpoller, and a go statement per connection is chapter 2's design, not this one.",
