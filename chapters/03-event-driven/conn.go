@@ -74,7 +74,7 @@ func (c *conn) wantsRead() bool {
 // read reads what c has for us and feeds it to the parser.
 func (l *loop) read(c *conn, now time.Time) {
 	// TODO: read from c.fd into l.buf, the one read buffer every connection shares, for as long as
-	// !c.closed && c.wantsRead() (the chapter's "Reading"):
+	// !c.closed && c.wantsRead() (the chapter's "A parser that takes bytes as they come"):
 	//   n, err := unix.Read(c.fd, l.buf)
 	//   - EINTR: read again; EAGAIN: the socket is empty for now: return (epoll will tell when it is not);
 	//   - another error (a reset): l.close(c) and return;

@@ -191,6 +191,8 @@ func (l *loop) wait(now time.Time) (int, error) {
 	// That is the earliest of: the first of l.timers (l.timers.next(), if there is one); l.acceptAt, while
 	// accepting is paused (it is not zero then); l.stopBy, while l.stopping. msUntil turns a time into
 	// milliseconds from now, and earliest picks the shorter of two timeouts, where -1 is forever.
+	// Unlike the other TODOs, this one does not stop the server while it is missing: the loop then sleeps
+	// until an event, and idle and stalled connections are never closed (specs 1.21 and 1.23 fail).
 
 	// Given: tell the workers whether the loop is going to sleep, under the mutex they post their news under
 	// (see post in offload.go). A worker that posts after this writes the eventfd, which ends the sleep.
@@ -240,9 +242,11 @@ func (l *loop) accept(now time.Time) {
 	// SOCK_NONBLOCK makes the connection's reads and writes return EAGAIN instead of blocking. Then:
 	//   - EAGAIN: the backlog is empty: return;
 	//   - EINTR, ECONNABORTED: a signal, or a client that gave up while it waited: try the next;
-	//   - EMFILE, ENFILE, ENOBUFS, ENOMEM: out of file descriptors (or memory): l.pauseAccept(now) and
-	//     return (the chapter's "Running out of file descriptors" says why retrying at once would spin). Log
-	//     it the first time only (l.acceptFailing), not every pause;
+	//   - EMFILE, ENFILE, ENOBUFS, ENOMEM: out of file descriptors (EMFILE for this process, ENFILE for the
+	//     whole system), or of the memory for a new socket (ENOBUFS, ENOMEM: the kernel could not allocate
+	//     it, most often for the limits on socket buffers): l.pauseAccept(now) and return (the chapter's
+	//     "Running out of file descriptors" says why retrying at once would spin). Log it the first time only
+	//     (l.acceptFailing), not every pause;
 	//   - any other error: log it and return.
 	// A connection accepted: set l.acceptFailing back to false, turn off Nagle's algorithm
 	// (unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)), and l.add(fd, now); if add fails,
