@@ -6,10 +6,12 @@
 #
 # The tools and the server share the machine's cores, so what compares is the
 # ratio, not the rates, which drift from run to run (by 15% or more on a busy
-# machine: raise ROUNDS for a steadier median). Fair settings: wrk -t2, its
-# usual setting on 2 cores; load with Go's default GOMAXPROCS; the server with
-# Go's default too, all cores, as a server normally runs. SERVER_PROCS=1
-# confines the server to one core: the ratio stayed the same within the noise.
+# machine: raise ROUNDS for a steadier median). Each run first waits, 10s at
+# most, for the other work on the machine to quiet down, wrk's as load's.
+# Fair settings: wrk -t2, its usual setting on 2 cores, and load with Go's
+# default GOMAXPROCS, an event loop per core either way; the server with Go's
+# default too, all cores, as a server normally runs. SERVER_PROCS=1 confines
+# the server to one core: the ratio stayed the same within the noise.
 #
 # Environment: ROUNDS (3), CONNS (50), DURATION (5s), MIN_RATIO (0.9),
 # SERVER_PROCS (unset: Go's default).
@@ -62,11 +64,34 @@ if [ -z "$addr" ]; then
 fi
 url="http://$addr/"
 
+# busy_ticks prints the time all the cores have spent busy, in clock ticks
+# (nothing without /proc/stat).
+busy_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat 2>/dev/null || true
+}
+
+# settle waits, for 10s at most, until the machine's other work leaves the
+# cores 95% idle for half a second, so that neither tool starts its run in
+# the middle of someone else's build. Both tools wait alike.
+settle() {
+	local a b
+	for _ in $(seq 20); do
+		a=$(busy_ticks)
+		sleep 0.5
+		b=$(busy_ticks)
+		if [ -z "$a" ] || [ -z "$b" ] || [ $((b - a)) -le $(($(nproc) * 5 / 2)) ]; then
+			return
+		fi
+	done
+}
+
 wrk_rps() {
+	settle
 	wrk -t2 -c"$CONNS" -d"$DURATION" "$url" | awk '/^Requests\/sec:/ { print $2 }'
 }
 
 load_rps() {
+	settle
 	"$tmp/load" -c "$CONNS" -d "$DURATION" -json "$url" >"$tmp/load.json"
 	if ! grep -q '"errors": {}' "$tmp/load.json"; then
 		echo "loadgen: load reported errors:" >&2

@@ -30,12 +30,17 @@ const (
 	loopBuf  = 64 << 10 // the read buffer of an event loop
 	wakeTag  = -1       // the event tag of a loop's eventfd
 	timerTag = -2       // the event tag of a loop's timerfd
+
+	// yieldEvery is how often a loop yields to the Go scheduler, well
+	// within the 10ms after which the runtime deems a goroutine stuck.
+	yieldEvery = time.Millisecond
 )
 
-// runEvents drives the connections from event loops, each owning a share of
-// them through non-blocking sockets and edge-triggered epoll, as wrk does: a
-// round reads whatever arrived, then writes the next requests in a burst,
-// which spares the server and the loop a wake-up per request.
+// runEvents drives the connections from event loops, one per core, each
+// owning a share of them through non-blocking sockets and edge-triggered
+// epoll, as wrk does: a round reads whatever arrived, then writes the next
+// requests in a burst, which spares the server and the loop a wake-up per
+// request.
 func (r *runner) runEvents() error {
 	ap, err := netip.ParseAddrPort(r.addr)
 	if err != nil {
@@ -53,11 +58,19 @@ func (r *runner) runEvents() error {
 		return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
 	}
 
-	// One loop drives more than 100k requests a second, and the server
-	// under test needs the other cores: a loop per two of them. On two
-	// cores one loop also did better than two: more events per
-	// epoll_wait, half the context switches.
-	loops := make([]*loop, min(max(runtime.GOMAXPROCS(0)/2, 1), r.cfg.Conns))
+	// A loop per core, as wrk is run with a thread per core. On two cores
+	// shared with the server, a single loop left a third of a core idle:
+	// the server and the loop took turns waiting for each other's bursts.
+	procs := runtime.GOMAXPROCS(0)
+	loops := make([]*loop, min(procs, r.cfg.Conns))
+	// Each loop blocks in epoll_wait, a system call. When no P is idle,
+	// the runtime hands the P of a thread blocked in a system call to
+	// another thread, and the loop has to win one back on every wake-up:
+	// a spare P, left idle, spares the loops that handoff.
+	if procs < len(loops)+1 {
+		runtime.GOMAXPROCS(len(loops) + 1)
+		defer runtime.GOMAXPROCS(procs)
+	}
 	defer func() {
 		for _, l := range loops {
 			if l != nil {
@@ -194,6 +207,7 @@ func (l *loop) run() {
 	scanEvery := min(max(l.r.cfg.Timeout/10, time.Millisecond), 100*time.Millisecond)
 	nextScan := now.Add(scanEvery)
 	var pumping []*evConn
+	yieldAt := now
 	for l.live > 0 && !l.r.stopped() {
 		wait, err := l.waitMillis(nextScan)
 		if err != nil {
@@ -217,6 +231,15 @@ func (l *loop) run() {
 			}
 		}
 		now = time.Now()
+		// A goroutine that the scheduler has not switched for 10ms
+		// looks stuck to the runtime's sysmon, which then takes the
+		// loop's P away whenever it finds the loop in epoll_wait, and
+		// keeps waking up thousands of times a second to do it again.
+		// Yielding now and then shows the loop is alive.
+		if !now.Before(yieldAt) {
+			runtime.Gosched()
+			yieldAt = now.Add(yieldEvery)
+		}
 		// Connections marked while pumping wait for the next round, so
 		// that one that keeps failing cannot hold the loop.
 		pumping, l.ready = l.ready, pumping[:0]

@@ -9,10 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestRunEventLoops runs the event engine with several loops, which it uses
-// only on machines with four cores or more.
+// TestRunEventLoops runs the event engine with more loops (a loop per core)
+// than a small machine has, each owning one or two connections.
 func TestRunEventLoops(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(6)) // three loops
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(6)) // six loops
 	addr := serveRaw(t, answerEach(okResp, 3, closeResp))
 	tests := []struct {
 		name string
@@ -30,6 +30,8 @@ func TestRunEventLoops(t *testing.T) {
 			require.Equal(t, map[int]int64{200: 300}, res.Status)
 			// Every connection closes after 3 responses.
 			require.GreaterOrEqual(t, res.Reconnects, int64(300/3-7))
+			// The spare P the loops asked for is given back.
+			require.Equal(t, 6, runtime.GOMAXPROCS(0))
 		})
 	}
 }

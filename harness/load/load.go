@@ -4,13 +4,13 @@
 // It is built to be as fast as wrk, so that a benchmark measures the server
 // rather than the tool: a request serialized once, responses framed by a
 // minimal parser, latencies recorded in HdrHistograms merged at the end. On
-// Linux, event loops (one per two cores) drive the connections through
-// non-blocking sockets and epoll and write each round's requests in a burst,
-// as wrk does; against a Go server sharing two cores it spends about a fifth
-// less CPU per request than wrk and reaches 0.8 to 1.0 of its rate
-// (bench/loadgen.sh). Elsewhere a goroutine per connection does blocking I/O,
-// which pays the Go scheduler for every response: 0.75 to 0.9 of wrk's rate
-// on the same machine.
+// Linux, event loops (one per core, as wrk runs a thread per core) drive the
+// connections through non-blocking sockets and epoll and write each round's
+// requests in a burst, as wrk does; against a Go server sharing two cores it
+// spends a little less CPU per request than wrk and reaches 0.9 to 1.1 of
+// its rate, 0.97 at the median (bench/loadgen.sh). Elsewhere a goroutine per
+// connection does blocking I/O, which pays the Go scheduler for every
+// response: 0.75 to 0.9 of wrk's rate on the same machine.
 package load
 
 import (
