@@ -23,6 +23,7 @@ DURATION=${DURATION:-5s}
 MIN_RATIO=${MIN_RATIO:-0.9}
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 if ! command -v wrk >/dev/null 2>&1; then
 	echo "loadgen: installing wrk from Debian" >&2
@@ -64,27 +65,6 @@ if [ -z "$addr" ]; then
 fi
 url="http://$addr/"
 
-# busy_ticks prints the time all the cores have spent busy, in clock ticks
-# (nothing without /proc/stat).
-busy_ticks() {
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat 2>/dev/null || true
-}
-
-# settle waits, for 10s at most, until the machine's other work leaves the
-# cores 95% idle for half a second, so that neither tool starts its run in
-# the middle of someone else's build. Both tools wait alike.
-settle() {
-	local a b
-	for _ in $(seq 20); do
-		a=$(busy_ticks)
-		sleep 0.5
-		b=$(busy_ticks)
-		if [ -z "$a" ] || [ -z "$b" ] || [ $((b - a)) -le $(($(nproc) * 5 / 2)) ]; then
-			return
-		fi
-	done
-}
-
 wrk_rps() {
 	settle
 	wrk -t2 -c"$CONNS" -d"$DURATION" "$url" | awk '/^Requests\/sec:/ { print $2 }'
@@ -98,10 +78,6 @@ load_rps() {
 		cat "$tmp/load.json" >&2
 	fi
 	sed -n 's/^ *"rps": *\([0-9.]*\),$/\1/p' "$tmp/load.json"
-}
-
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 echo "loadgen: $url, $CONNS connections, $DURATION per run, $ROUNDS rounds, $(nproc) cores"

@@ -6,13 +6,15 @@
 # prints each figure and its ratio to net/http and to nginx: rates drift from run to run, ratios much less.
 # Everything runs on 127.0.0.1. nginx is installed from Debian if missing (NGINX=0 leaves it out).
 #
-# Environment: CONNS (50), DURATION (5s), IDLE (10000), SERVERS (the solutions to measure, default every
-# solution from chapter 2 on), NGINX (1).
+# Environment: CONNS (50), DURATION (5s), ROUNDS (3: the rate is the median of the rounds), IDLE (10000),
+# SERVERS (the solutions to measure, default every solution from chapter 2 on), NGINX (1).
 set -euo pipefail
 CONNS=${CONNS:-50}
+ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
 IDLE=${IDLE:-10000}
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 tmp=$(mktemp -d)
 pids=()
@@ -99,11 +101,32 @@ start() {
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
 ulimit -n "$(ulimit -Hn)"
-declare -A rps kib
+declare -A rps kib addrs
+# Throughput: every server runs at once, idle but for the one under load, and the rounds go round them in a
+# different order each time, so that a drift in the machine's speed favours none; each gets its median.
 for s in "${servers[@]}"; do
 	start "$s"
-	rps[$s]=$("$tmp/load" -c "$CONNS" -d "$DURATION" -json "http://$addr/hello" | sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p')
-	stop
+	addrs[$s]=$addr
+	"$tmp/load" -c "$CONNS" -d 1s "http://$addr/hello" >/dev/null # warm-up, out of the count
+done
+echo "servers: ${servers[*]}; $CONNS connections, $DURATION per run, $ROUNDS rounds" >&2
+for round in $(seq "$ROUNDS"); do
+	n=${#servers[@]}
+	for i in $(seq 0 $((n - 1))); do
+		s=${servers[$(((i + round) % n))]}
+		settle
+		r=$("$tmp/load" -c "$CONNS" -d "$DURATION" -json "http://${addrs[$s]}/hello" | sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p')
+		echo "$r" >>"$tmp/rps.${s//\//-}"
+		printf 'round %d: %-18s %8.0f req/s\n' "$round" "$s" "$r" >&2
+	done
+done
+for s in "${servers[@]}"; do
+	rps[$s]=$(median <"$tmp/rps.${s//\//-}")
+done
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+pids=()
+# Memory: each server fresh, alone.
+for s in "${servers[@]}"; do
 	start "$s"
 	kib[$s]=$("$tmp/idle" -n "$IDLE" -pid "$pid" -json "$addr" | sed -n 's/.*"kib_per_conn": *\([0-9.]*\).*/\1/p')
 	stop
@@ -114,4 +137,4 @@ for s in "${servers[@]}"; do
 	awk -v s="$s" -v r="${rps[$s]}" -v r0="${rps[net/http]}" -v rn="${rps[nginx]:-}" -v k="${kib[$s]}" -v k0="${kib[net/http]}" \
 		'BEGIN { vn = rn == "" ? "-" : sprintf("%.2f", r / rn); printf "%-22s %12.0f %10.2f %10s %16.2f %10.2f\n", s, r, r / r0, vn, k, k / k0 }'
 done
-echo "(idle memory: server RSS after $IDLE idle keep-alive connections minus before, per connection)"
+echo "(req/s: median of $ROUNDS rounds; idle memory: server RSS after $IDLE idle keep-alive connections minus before, per connection)"
