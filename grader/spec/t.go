@@ -87,30 +87,21 @@ func (t *T) DialQuiet() (*harness.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := t.rec
-	r.mu.Lock()
-	over := r.over
-	if !over {
-		r.quiet = append(r.quiet, c)
-		if t.step != nil {
-			*t.step = append(*t.step, c)
-		}
-	}
-	r.mu.Unlock()
-	if over {
-		c.Close()
-	}
-	return c, nil
+	return t.keep(c, &t.rec.quiet), nil
 }
 
 // Track adds c to the connections of the check, which are shown in the report and closed when the check
 // (or the T.Run step) ends.
-func (t *T) Track(c *harness.Conn) *harness.Conn {
+func (t *T) Track(c *harness.Conn) *harness.Conn { return t.keep(c, &t.rec.conns) }
+
+// keep adds c to list (the check's connections, shown or quiet) and to the step's, to be closed when they
+// end; a check already over closes it at once.
+func (t *T) keep(c *harness.Conn, list *[]*harness.Conn) *harness.Conn {
 	r := t.rec
 	r.mu.Lock()
 	over := r.over
 	if !over {
-		r.conns = append(r.conns, c)
+		*list = append(*list, c)
 		if t.step != nil {
 			*t.step = append(*t.step, c)
 		}

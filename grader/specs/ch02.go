@@ -190,6 +190,25 @@ func readStats(t *spec.T, reset bool) poolStats {
 	return s
 }
 
+// answeredQuickly sends GET /hello on a new connection and checks that 200 OK comes back within quick; while
+// says what else is going on ("with 50 idle keep-alive connections open").
+func answeredQuickly(t *spec.T, while string, quick time.Duration) {
+	req := get("/hello")
+	c := t.Dial()
+	send(t, c, req, fmt.Sprintf("200 OK within %v, %s", quick, while))
+	start := time.Now()
+	r, err := c.ReadResponse(3*time.Second, false)
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case err != nil:
+		t.Fatalf("a new connection's %s, %s: %v", firstLine(req), while, err)
+	case r.Status != 200:
+		t.Fatalf("a new connection's %s, %s: got %s, want 200 OK", firstLine(req), while, status(r))
+	case took > quick:
+		t.Errorf("a new connection's %s took %v %s, want under %v", firstLine(req), took, while, quick)
+	}
+}
+
 // plural returns "1 connection", "2 connections".
 func plural(n int, noun string) string {
 	if n == 1 {
@@ -351,19 +370,7 @@ func checkIdleConns(t *spec.T) {
 		idle[i] = c
 	}
 
-	c := t.Dial()
-	send(t, c, req, fmt.Sprintf("200 OK within %v, with %d idle keep-alive connections open", quick, n))
-	start := time.Now()
-	r, err := c.ReadResponse(3*time.Second, false)
-	took := time.Since(start).Round(time.Millisecond)
-	switch {
-	case err != nil:
-		t.Fatalf("a new connection's %s, with %d idle keep-alive connections open: %v", firstLine(req), n, err)
-	case r.Status != 200:
-		t.Fatalf("a new connection's %s, with %d idle keep-alive connections open: got %s, want 200 OK", firstLine(req), n, status(r))
-	case took > quick:
-		t.Errorf("a new connection's %s took %v with %d idle keep-alive connections open, want under %v", firstLine(req), took, n, quick)
-	}
+	answeredQuickly(t, fmt.Sprintf("with %d idle keep-alive connections open", n), quick)
 
 	var closed sync.WaitGroup
 	var mu sync.Mutex
