@@ -33,11 +33,16 @@ if [ "${NGINX:-1}" = 1 ]; then
 		sudo=""
 		if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
 		$sudo apt-get update -qq
-		# Debian starts the service it installs; the bench runs its own nginx, so policy-rc.d says no.
-		echo 'exit 101' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-		$sudo chmod +x /usr/sbin/policy-rc.d
+		# Debian starts the service it installs; the bench runs its own nginx, so a policy-rc.d says no (one
+		# that is already there is left alone).
+		policy=""
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			policy=/usr/sbin/policy-rc.d
+			printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+			$sudo chmod +x "$policy"
+		fi
 		$sudo apt-get install -y -qq nginx-light >/dev/null
-		$sudo rm -f /usr/sbin/policy-rc.d
+		if [ -n "$policy" ]; then $sudo rm -f "$policy"; fi
 	fi
 	servers+=(nginx)
 fi
