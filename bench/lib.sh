@@ -25,3 +25,30 @@ settle() {
 median() {
 	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+
+# cpu_ticks PID prints the CPU time (user and system, in clock ticks of 10 ms) used so far by process PID and
+# its children: nginx serves from the workers its master started.
+cpu_ticks() {
+	local t=0 p
+	for p in "$1" $(pgrep -P "$1" || true); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+
+# install_debian WHO PACKAGE installs PACKAGE with apt-get (through sudo unless root), saying so as WHO.
+# Debian starts the services it installs: a policy-rc.d says no while it installs (one already there, as in
+# a container, is left alone), since the bench starts what it measures itself.
+install_debian() {
+	local sudo="" policy=""
+	echo "$1: installing $2 from Debian" >&2
+	if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+	$sudo apt-get update -qq
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+		$sudo chmod +x "$policy"
+	fi
+	$sudo apt-get install -y -qq "$2" >/dev/null
+	if [ -n "$policy" ]; then $sudo rm -f "$policy"; fi
+}

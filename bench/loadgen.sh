@@ -26,11 +26,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 if ! command -v wrk >/dev/null 2>&1; then
-	echo "loadgen: installing wrk from Debian" >&2
-	sudo=""
-	if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
-	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq wrk >/dev/null
+	install_debian loadgen wrk
 fi
 
 tmp=$(mktemp -d)

@@ -29,20 +29,7 @@ go build -o "$tmp/" ./harness/cmd/hello ./harness/cmd/load ./harness/cmd/idle
 servers=(net/http)
 if [ "${NGINX:-1}" = 1 ]; then
 	if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
-		echo "servers: installing nginx from Debian" >&2
-		sudo=""
-		if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
-		$sudo apt-get update -qq
-		# Debian starts the service it installs; the bench runs its own nginx, so a policy-rc.d says no (one
-		# that is already there is left alone).
-		policy=""
-		if [ ! -e /usr/sbin/policy-rc.d ]; then
-			policy=/usr/sbin/policy-rc.d
-			printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
-			$sudo chmod +x "$policy"
-		fi
-		$sudo apt-get install -y -qq nginx-light >/dev/null
-		if [ -n "$policy" ]; then $sudo rm -f "$policy"; fi
+		install_debian servers nginx-light
 	fi
 	servers+=(nginx)
 fi
@@ -106,12 +93,13 @@ start() {
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 
 ulimit -n "$(ulimit -Hn)"
-declare -A rps kib addrs
+declare -A rps kib addrs spids cpu
 # Throughput: every server runs at once, idle but for the one under load, and the rounds go round them in a
 # different order each time, so that a drift in the machine's speed favours none; each gets its median.
 for s in "${servers[@]}"; do
 	start "$s"
 	addrs[$s]=$addr
+	spids[$s]=$pid
 	"$tmp/load" -c "$CONNS" -d 1s "http://$addr/hello" >/dev/null # warm-up, out of the count
 done
 echo "servers: ${servers[*]}; $CONNS connections, $DURATION per run, $ROUNDS rounds" >&2
@@ -120,13 +108,20 @@ for round in $(seq "$ROUNDS"); do
 	for i in $(seq 0 $((n - 1))); do
 		s=${servers[$(((i + round) % n))]}
 		settle
-		r=$("$tmp/load" -c "$CONNS" -d "$DURATION" -json "http://${addrs[$s]}/hello" | sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p')
+		t0=$(cpu_ticks "${spids[$s]}")
+		"$tmp/load" -c "$CONNS" -d "$DURATION" -json "http://${addrs[$s]}/hello" >"$tmp/load.json"
+		t1=$(cpu_ticks "${spids[$s]}")
+		r=$(sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p' "$tmp/load.json")
+		reqs=$(sed -n 's/.*"requests": *\([0-9]*\).*/\1/p' "$tmp/load.json")
+		us=$(awk -v t=$((t1 - t0)) -v n="$reqs" 'BEGIN { printf "%.1f", t * 10000 / n }')
 		echo "$r" >>"$tmp/rps.${s//\//-}"
-		printf 'round %d: %-18s %8.0f req/s\n' "$round" "$s" "$r" >&2
+		echo "$us" >>"$tmp/cpu.${s//\//-}"
+		printf 'round %d: %-18s %8.0f req/s %6s us of server CPU per request\n' "$round" "$s" "$r" "$us" >&2
 	done
 done
 for s in "${servers[@]}"; do
 	rps[$s]=$(median <"$tmp/rps.${s//\//-}")
+	cpu[$s]=$(median <"$tmp/cpu.${s//\//-}")
 done
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 pids=()
@@ -137,9 +132,9 @@ for s in "${servers[@]}"; do
 	stop
 done
 
-printf '\n%-22s %12s %10s %10s %16s %10s\n' server "req/s (c=$CONNS)" "vs net/http" "vs nginx" "KiB/idle conn" "vs net/http"
+printf '\n%-22s %12s %10s %10s %12s %16s %10s\n' server "req/s (c=$CONNS)" "vs net/http" "vs nginx" "CPU us/req" "KiB/idle conn" "vs net/http"
 for s in "${servers[@]}"; do
-	awk -v s="$s" -v r="${rps[$s]}" -v r0="${rps[net/http]}" -v rn="${rps[nginx]:-}" -v k="${kib[$s]}" -v k0="${kib[net/http]}" \
-		'BEGIN { vn = rn == "" ? "-" : sprintf("%.2f", r / rn); printf "%-22s %12.0f %10.2f %10s %16.2f %10.2f\n", s, r, r / r0, vn, k, k / k0 }'
+	awk -v s="$s" -v r="${rps[$s]}" -v r0="${rps[net/http]}" -v rn="${rps[nginx]:-}" -v c="${cpu[$s]}" -v k="${kib[$s]}" -v k0="${kib[net/http]}" \
+		'BEGIN { vn = rn == "" ? "-" : sprintf("%.2f", r / rn); printf "%-22s %12.0f %10.2f %10s %12.1f %16.2f %10.2f\n", s, r, r / r0, vn, c, k, k / k0 }'
 done
-echo "(req/s: median of $ROUNDS rounds; idle memory: server RSS after $IDLE idle keep-alive connections minus before, per connection)"
+echo "(req/s and server CPU per request: medians of $ROUNDS rounds; idle memory: server RSS after $IDLE idle keep-alive connections minus before, per connection)"

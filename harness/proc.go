@@ -34,6 +34,7 @@ type procStat struct {
 	pid, ppid, pgid int
 	state           byte
 	start           uint64 // start time in clock ticks since boot: with pid, it names one process
+	cpu             uint64 // user and system time used, in clock ticks (utime + stime)
 }
 
 func readStat(pid int) (procStat, error) {
@@ -54,6 +55,9 @@ func readStat(pid int) (procStat, error) {
 	s.ppid, _ = strconv.Atoi(f[1])
 	s.pgid, _ = strconv.Atoi(f[2])
 	s.start, _ = strconv.ParseUint(f[19], 10, 64)
+	utime, _ := strconv.ParseUint(f[11], 10, 64)
+	stime, _ := strconv.ParseUint(f[12], 10, 64)
+	s.cpu = utime + stime
 	return s, nil
 }
 

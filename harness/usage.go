@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -28,10 +27,31 @@ const clockTick = 10 * time.Millisecond
 // Usage reads the resources used by the processes of the run now. A process that exits while it is read
 // is left out; an error says that no process could be read.
 func (s *Server) Usage() (Usage, error) {
+	var pids []int
+	for _, p := range s.Processes() {
+		pids = append(pids, p.Pid)
+	}
+	return usageOf(pids)
+}
+
+// ProcessUsage reads the resources used by process pid and its children now: a server such as nginx
+// serves from worker processes that its master started.
+func ProcessUsage(pid int) (Usage, error) {
+	pids := []int{pid}
+	for _, p := range allProcs() {
+		if p.ppid == pid {
+			pids = append(pids, p.pid)
+		}
+	}
+	return usageOf(pids)
+}
+
+// usageOf sums the usage of the processes pids.
+func usageOf(pids []int) (Usage, error) {
 	var u Usage
 	var errs []error
-	for _, p := range s.Processes() {
-		pu, err := processUsage(p.Pid)
+	for _, pid := range pids {
+		pu, err := processUsage(pid)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -75,20 +95,11 @@ func processUsage(pid int) (Usage, error) {
 			u.RSS = kb << 10
 		}
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := readStat(pid)
 	if err != nil {
 		return u, err
 	}
-	// The fields after the command name, which is in parentheses and may hold either: utime and stime
-	// are fields 14 and 15 of the whole line, 12 and 13 after the name.
-	i := bytes.LastIndexByte(stat, ')')
-	f := strings.Fields(string(stat[i+1:]))
-	if i < 0 || len(f) < 13 {
-		return u, fmt.Errorf("/proc/%d/stat: too short", pid)
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	u.CPU = time.Duration(utime+stime) * clockTick
+	u.CPU = time.Duration(st.cpu) * clockTick
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		return u, err

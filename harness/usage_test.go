@@ -32,6 +32,10 @@ func TestUsage(t *testing.T) {
 	}
 	after, err := s.Usage()
 	require.NoError(t, err)
+	byPid, err := ProcessUsage(s.Pid())
+	require.NoError(t, err)
+	require.Equal(t, 1, byPid.Processes, "the test server has no children")
+	require.GreaterOrEqual(t, byPid.Files, before.Files+10)
 	require.GreaterOrEqual(t, after.Files, before.Files+10)
 	require.GreaterOrEqual(t, after.CPU, before.CPU)
 

@@ -18,36 +18,9 @@ func (p *Pool) Go(ctx context.Context, fn func(), done func(error)) {
 		go func() { done(p.Do(ctx, fn)) }()
 		return
 	}
-	select {
-	case <-p.done:
-		done(ErrClosed)
-		return
-	default:
-	}
-	if p.held.Add(1) > int64(p.cfg.Workers+p.cfg.Queue) {
-		p.held.Add(-1)
-		done(ErrFull)
-		return
-	}
-	j := jobs.Get().(*job)
-	j.fn, j.done, j.enqueued = fn, done, now()
-	j.state.Store(queued)
-	select {
-	case p.queue <- j:
-	default: // the channel is full of jobs given up on that no worker has taken yet
-		p.held.Add(-1)
-		j.fn, j.done = nil, nil
-		jobs.Put(j)
-		done(ErrFull)
-		return
-	}
-	// Close may have emptied the queue between the check above and the send (see Do).
-	select {
-	case <-p.done:
-		if j.state.CompareAndSwap(queued, abandoned) {
-			p.held.Add(-1)
-			done(ErrClosed)
-		}
-	default:
+	// A job refused at once (ErrClosed, ErrFull) is answered here; a queued one is the pool's, which calls
+	// done when a worker has run it, or the watchdog or Close has given up on it.
+	if _, _, err := p.enqueue(fn, done); err != nil {
+		done(err)
 	}
 }

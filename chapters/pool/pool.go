@@ -186,35 +186,9 @@ func (w *worker) set(j *job, started time.Duration) {
 // ErrRunTimeout when fn runs too long (fn goes on running, abandoned). ctx bounds the wait for a worker: when
 // it is cancelled before fn starts, fn is not run and Do returns ctx's error.
 func (p *Pool) Do(ctx context.Context, fn func()) error {
-	select {
-	case <-p.done:
-		return ErrClosed
-	default:
-	}
-	held := p.held.Add(1)
-	if held > int64(p.cfg.Workers+p.cfg.Queue) {
-		p.held.Add(-1)
-		return ErrFull
-	}
-	j := jobs.Get().(*job)
-	j.fn, j.enqueued = fn, now()
-	j.state.Store(queued)
-	select {
-	case p.queue <- j:
-	default: // the channel is full of jobs given up on that no worker has taken yet
-		p.held.Add(-1)
-		return ErrFull
-	}
-	// Close may have emptied the queue between the check above and the send: then nothing would take j.
-	// Waiting on p.done below would catch it too, but every Do and every worker would then lock that one
-	// channel each time they wait, which costs more than the job at tens of thousands of jobs a second.
-	select {
-	case <-p.done:
-		if j.state.CompareAndSwap(queued, abandoned) {
-			p.held.Add(-1)
-			return ErrClosed
-		}
-	default:
+	j, held, err := p.enqueue(fn, nil)
+	if err != nil {
+		return err
 	}
 
 	// The run timeout is the watchdog's. The queue timeout is Do's, with a timer, but only when every worker
@@ -248,6 +222,44 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 			tick = nil // it runs, under the watchdog's eye
 		}
 	}
+}
+
+// enqueue queues a job for fn (done is Go's, nil for Do) and returns it with the count of jobs the pool then
+// holds. It fails at once with ErrClosed or ErrFull, queuing nothing.
+func (p *Pool) enqueue(fn func(), done func(error)) (*job, int64, error) {
+	select {
+	case <-p.done:
+		return nil, 0, ErrClosed
+	default:
+	}
+	held := p.held.Add(1)
+	if held > int64(p.cfg.Workers+p.cfg.Queue) {
+		p.held.Add(-1)
+		return nil, 0, ErrFull
+	}
+	j := jobs.Get().(*job)
+	j.fn, j.done, j.enqueued = fn, done, now()
+	j.state.Store(queued)
+	select {
+	case p.queue <- j:
+	default: // the channel is full of jobs given up on that no worker has taken yet
+		p.held.Add(-1)
+		j.fn, j.done = nil, nil
+		jobs.Put(j)
+		return nil, 0, ErrFull
+	}
+	// Close may have emptied the queue between the check above and the send: then nothing would take j.
+	// Waiting on p.done after this would catch it too, but every Do and every worker would then lock that one
+	// channel each time they wait, which costs more than the job at tens of thousands of jobs a second.
+	select {
+	case <-p.done:
+		if j.state.CompareAndSwap(queued, abandoned) {
+			p.held.Add(-1)
+			return nil, 0, ErrClosed // a worker that takes it from the queue will skip it
+		}
+	default:
+	}
+	return j, held, nil
 }
 
 // outcome returns err, the outcome of j that Do received, and recycles j unless a worker still runs it.

@@ -166,6 +166,22 @@ func sendAll(conns []*harness.Conn, req string, wait time.Duration) []answer {
 	return out
 }
 
+// allOK sends req on n new connections at once (sendAll, each answer waited for at most wait), fails the
+// check for each answer that is not 200 OK, and returns how long they took in all and whether all were.
+func allOK(t *spec.T, n int, req string, wait time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	answers := sendAll(dialAll(t, n), req, wait)
+	total := time.Since(start)
+	ok := true
+	for i, a := range answers {
+		if a.err != nil || a.r.Status != 200 {
+			t.Errorf("connection %d of %d: %s, want 200 OK", i+1, n, a.describe())
+			ok = false
+		}
+	}
+	return total, ok
+}
+
 // poolStats is what /stats answers: the app's own count of its calls.
 type poolStats struct {
 	Inflight    int64 `json:"inflight"`
@@ -227,15 +243,8 @@ func checkConcurrent(t *spec.T) {
 	// rather than wait out the idle timeout first: it then takes k request-times, no more.
 	req := get(fmt.Sprintf("/sleep?ms=%d", ms), "Connection: close")
 	t.Expect(req, "", fmt.Sprintf("%d answers 200 OK, all within about %d ms", k, ms))
-	start := time.Now()
-	answers := sendAll(dialAll(t, k), req, 6*time.Second)
-	total := time.Since(start)
-	for i, a := range answers {
-		if a.err != nil || a.r.Status != 200 {
-			t.Errorf("connection %d of %d: %s, want 200 OK", i+1, k, a.describe())
-		}
-	}
-	if t.Failed() {
+	total, ok := allOK(t, k, req, 6*time.Second)
+	if !ok {
 		return
 	}
 	t.Note(fmt.Sprintf("%d requests of %d ms on %d connections took %v in all", k, ms, k, total.Round(time.Millisecond)))

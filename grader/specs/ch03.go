@@ -454,15 +454,8 @@ func checkOffload(t *spec.T) {
 	const limit = 2 * time.Second // three waves of 8 workers take about 0.9 s; on the loop, 6 s
 	req := sleepReq(ms)
 	t.Expect(req, "", fmt.Sprintf("%d answers 200 OK, all within %v", n, limit))
-	start := time.Now()
-	answers := sendAll(dialAll(t, n), req, 8*time.Second)
-	total := time.Since(start)
-	for i, a := range answers {
-		if a.err != nil || a.r.Status != 200 {
-			t.Errorf("connection %d of %d: %s, want 200 OK", i+1, n, a.describe())
-		}
-	}
-	if t.Failed() {
+	total, ok := allOK(t, n, req, 8*time.Second)
+	if !ok {
 		return
 	}
 	t.Note(fmt.Sprintf("%d requests of %d ms took %v in all, with -workers %d", n, ms, total.Round(time.Millisecond), workers3))

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"course/harness"
 )
 
 func main() {
@@ -111,54 +113,11 @@ func readResponse(br *bufio.Reader) error {
 	return err
 }
 
-// rss returns the resident memory in KiB (VmRSS in /proc/PID/status) of process pid and its children: a
-// server such as nginx serves from worker processes that its master started.
+// rss returns the resident memory in KiB of process pid and its children (nginx serves from the workers
+// its master started).
 func rss(pid int) (int64, error) {
-	total, err := rssOf(pid)
-	if err != nil {
-		return 0, err
-	}
-	for _, child := range children(pid) {
-		if kib, err := rssOf(child); err == nil { // a child may exit as it is read
-			total += kib
-		}
-	}
-	return total, nil
-}
-
-func rssOf(pid int) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-}
-
-// children returns the processes whose parent is pid.
-func children(pid int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var kids []int
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
-		if err != nil {
-			continue
-		}
-		// The fields after the command name, which is in parentheses: state, then the parent's pid.
-		i := strings.LastIndexByte(string(stat), ')')
-		if f := strings.Fields(string(stat[i+1:])); i >= 0 && len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			kids = append(kids, child)
-		}
-	}
-	return kids
+	u, err := harness.ProcessUsage(pid)
+	return u.RSS >> 10, err
 }
 
 func checkLoopback(addr string) error {
