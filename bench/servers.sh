@@ -39,11 +39,13 @@ for dir in ${SERVERS:-$(ls -d solutions/0[2-9]-* 2>/dev/null)}; do
 	servers+=("$name")
 done
 
-# freeport prints a loopback port that nothing listens on (for nginx, which cannot report the port 0 gave it).
+# freeport prints a loopback port that no socket uses (for nginx, which cannot report the port 0 gave it),
+# below the range the kernel picks clients' ports from, which the load generator's connections occupy.
 freeport() {
-	local port
-	for port in $(shuf -i 20000-40000 -n 50); do
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+	local low port
+	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	for port in $(shuf -i 10000-$((low - 1)) -n 50); do
+		if [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]; then
 			echo "$port"
 			return
 		fi
