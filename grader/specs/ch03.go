@@ -350,8 +350,8 @@ func checkUnreadBig(t *spec.T) {
 	switch {
 	case errors.As(err, &re) && re.Timeout():
 		t.Errorf("a client reading %s at full speed got %d bytes, then nothing for 5 s: once the socket takes the "+
-			"output, the worker making the response must hear that it may go on (write tells c.reply how much is "+
-			"left), or every response over the buffer's bound stalls", firstLine(fast), len(re.Got))
+			"output, the worker making the response must hear that it may go on (in write: c.reply.sent(c.unsent())), "+
+			"or every response over the buffer's bound stalls", firstLine(fast), len(re.Got))
 	case err != nil:
 		t.Errorf("a client reading %s at full speed: %v", firstLine(fast), err)
 	default:
