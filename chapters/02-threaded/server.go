@@ -10,8 +10,8 @@ import (
 	"course/chapters/pool"
 )
 
-// serve listens on cfg.Addr and serves every connection on a goroutine of its own, and runs the app on a pool
-// of workers, until ctx is cancelled; then it lets the requests in flight finish.
+// serve listens on cfg.Addr and serves every connection on a goroutine of its own, which runs the app once one
+// of the pool's workers is free, until ctx is cancelled; then it lets the requests in flight finish.
 func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app gateway.App) error {
 	ln, gw, err := launch.Listen(ctx, cfg)
 	if err != nil {

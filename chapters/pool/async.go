@@ -15,12 +15,12 @@ import "context"
 func (p *Pool) Go(ctx context.Context, fn func(), done func(error)) {
 	if ctx.Done() != nil {
 		// A context to watch needs someone to wait for the job: a goroutine, in the caller's place.
-		go func() { done(p.Do(ctx, fn)) }()
+		go func() { done(p.Do(ctx, fn, nil)) }()
 		return
 	}
 	// A job refused at once (ErrClosed, ErrFull) is answered here; a queued one is the pool's, which calls
 	// done when a worker has run it, or the watchdog or Close has given up on it.
-	if _, _, err := p.enqueue(fn, done); err != nil {
+	if _, _, err := p.enqueue(fn, nil, done); err != nil {
 		done(err)
 	}
 }

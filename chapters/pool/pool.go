@@ -60,6 +60,7 @@ const (
 
 type job struct {
 	fn       func()
+	late     func()        // Do's: called when fn runs past RunTimeout
 	enqueued time.Duration // when Do queued it, on the clock of now
 	state    atomic.Int32
 	ended    chan error  // receives nil when fn returns, or why it was not run
@@ -114,9 +115,14 @@ func New(cfg Config) *Pool {
 		p.startWorker()
 	}
 	if cfg.RunTimeout > 0 {
-		go p.watch(min(max(cfg.RunTimeout/10, time.Millisecond), 100*time.Millisecond))
+		go p.watch(watchPeriod(cfg.RunTimeout))
 	}
 	return p
+}
+
+// watchPeriod is how often a watchdog looks for jobs that run past timeout: a tenth of it, between 1 and 100 ms.
+func watchPeriod(timeout time.Duration) time.Duration {
+	return min(max(timeout/10, time.Millisecond), 100*time.Millisecond)
 }
 
 // startWorker adds a worker; work calls wg.Done when it leaves, or the watchdog does for it when its job is
@@ -183,10 +189,11 @@ func (w *worker) set(j *job, started time.Duration) {
 
 // Do runs fn on a worker and waits until it returns. It fails at once with ErrFull when the queue is full,
 // with ErrQueueTimeout as soon as fn has waited QueueTimeout for a worker (fn is not run), and with
-// ErrRunTimeout when fn runs too long (fn goes on running, abandoned). ctx bounds the wait for a worker: when
-// it is cancelled before fn starts, fn is not run and Do returns ctx's error.
-func (p *Pool) Do(ctx context.Context, fn func()) error {
-	j, held, err := p.enqueue(fn, nil)
+// ErrRunTimeout when fn runs too long: late (if not nil) is called, then Do returns, and fn goes on running,
+// abandoned. ctx bounds the wait for a worker: when it is cancelled before fn starts, fn is not run and Do
+// returns ctx's error.
+func (p *Pool) Do(ctx context.Context, fn func(), late func()) error {
+	j, held, err := p.enqueue(fn, late, nil)
 	if err != nil {
 		return err
 	}
@@ -224,9 +231,9 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	}
 }
 
-// enqueue queues a job for fn (done is Go's, nil for Do) and returns it with the count of jobs the pool then
+// enqueue queues a job for fn (late is Do's, done is Go's) and returns it with the count of jobs the pool then
 // holds. It fails at once with ErrClosed or ErrFull, queuing nothing.
-func (p *Pool) enqueue(fn func(), done func(error)) (*job, int64, error) {
+func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	select {
 	case <-p.done:
 		return nil, 0, ErrClosed
@@ -238,13 +245,13 @@ func (p *Pool) enqueue(fn func(), done func(error)) (*job, int64, error) {
 		return nil, 0, ErrFull
 	}
 	j := jobs.Get().(*job)
-	j.fn, j.done, j.enqueued = fn, done, now()
+	j.fn, j.late, j.done, j.enqueued = fn, late, done, now()
 	j.state.Store(queued)
 	select {
 	case p.queue <- j:
 	default: // the channel is full of jobs given up on that no worker has taken yet
 		p.held.Add(-1)
-		j.fn, j.done = nil, nil
+		j.fn, j.late, j.done = nil, nil, nil
 		jobs.Put(j)
 		return nil, 0, ErrFull
 	}
@@ -266,7 +273,7 @@ func (p *Pool) enqueue(fn func(), done func(error)) (*job, int64, error) {
 func outcome(j *job, err error) error {
 	if err != ErrRunTimeout {
 		// No worker holds j or can find it in the queue any more: it can be reused.
-		j.fn = nil
+		j.fn, j.late = nil, nil
 		jobs.Put(j)
 	}
 	return err
@@ -303,7 +310,13 @@ func (p *Pool) watch(period time.Duration) {
 			p.abandoned.Add(1)
 			p.startWorker() // a new worker takes the place of the abandoned one,
 			p.wg.Done()     // which leaves the pool's count
-			j.end(ErrRunTimeout)
+			// late writes a 504, which may take a while if the client does not read: not on the watchdog.
+			go func() {
+				if j.late != nil {
+					j.late()
+				}
+				j.end(ErrRunTimeout)
+			}()
 		}
 	}
 }

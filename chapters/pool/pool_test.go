@@ -36,14 +36,29 @@ func (g *gauge) during(f func()) {
 	g.now.Add(-1)
 }
 
-func TestBoundAndQueue(t *testing.T) {
-	p := New(Config{Workers: 3, Queue: 4})
+// runner is what the tests need of a Pool or a Limiter: every test runs on both.
+type runner interface {
+	Runner
+	Close(context.Context) error
+	Stats() Stats
+}
+
+// each runs test on a Pool and on a Limiter, made by the function it gets.
+func each(t *testing.T, test func(t *testing.T, newRunner func(Config) runner)) {
+	t.Run("Pool", func(t *testing.T) { test(t, func(c Config) runner { return New(c) }) })
+	t.Run("Limiter", func(t *testing.T) { test(t, func(c Config) runner { return NewLimiter(c) }) })
+}
+
+func TestBoundAndQueue(t *testing.T) { each(t, boundAndQueue) }
+
+func boundAndQueue(t *testing.T, newRunner func(Config) runner) {
+	p := newRunner(Config{Workers: 3, Queue: 4})
 	defer p.Close(context.Background())
 	var g gauge
 	release := make(chan struct{})
 	errs := make(chan error, 10)
 	for range 10 {
-		go func() { errs <- p.Do(context.Background(), func() { g.during(func() { <-release }) }) }()
+		go func() { errs <- p.Do(context.Background(), func() { g.during(func() { <-release }) }, nil) }()
 	}
 	// Nothing ends before release: 3 run, 4 wait, and the other 3 find the queue full, whatever the timing.
 	for range 3 {
@@ -58,83 +73,97 @@ func TestBoundAndQueue(t *testing.T) {
 	require.Equal(t, int64(3), g.peak.Load(), "never more than Workers jobs at once")
 }
 
-func TestQueueTimeout(t *testing.T) {
-	p := New(Config{Workers: 1, Queue: 1, QueueTimeout: 100 * time.Millisecond})
+func TestQueueTimeout(t *testing.T) { each(t, queueTimeout) }
+
+func queueTimeout(t *testing.T, newRunner func(Config) runner) {
+	p := newRunner(Config{Workers: 1, Queue: 1, QueueTimeout: 100 * time.Millisecond})
 	defer p.Close(context.Background())
 	release := make(chan struct{})
-	go p.Do(context.Background(), func() { <-release })
+	go p.Do(context.Background(), func() { <-release }, nil)
 	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
 	var ran atomic.Bool
 	start := time.Now()
-	err := p.Do(context.Background(), func() { ran.Store(true) }) // the worker is busy until release
+	err := p.Do(context.Background(), func() { ran.Store(true) }, nil) // the worker is busy until release
 	require.ErrorIs(t, err, ErrQueueTimeout)
 	require.Less(t, time.Since(start), time.Second, "the 503 comes when the queue timeout expires, not when a worker frees up")
 	close(release)
 	// The worker takes the jobs in order: once the next one has run, it has passed the one given up on.
-	require.NoError(t, p.Do(context.Background(), func() {}))
+	require.NoError(t, p.Do(context.Background(), func() {}, nil))
 	require.False(t, ran.Load(), "a job that waited too long is not run")
 }
 
-func TestRunTimeoutReplacesTheWorker(t *testing.T) {
+func TestRunTimeoutReplacesTheWorker(t *testing.T) { each(t, runTimeout) }
+
+func runTimeout(t *testing.T, newRunner func(Config) runner) {
 	for _, cfg := range []Config{
 		{Workers: 1, Queue: 1, RunTimeout: 100 * time.Millisecond},
 		{Workers: 1, Queue: 1, RunTimeout: 100 * time.Millisecond, QueueTimeout: 5 * time.Second},
 	} {
-		runTimeout(t, cfg)
+		p := newRunner(cfg)
+		hang := make(chan struct{})
+		late := make(chan struct{})
+		ended := make(chan error, 1)
+		start := time.Now()
+		go func() { ended <- p.Do(context.Background(), func() { <-hang }, func() { close(late) }) }()
+		select {
+		case <-late:
+		case <-time.After(5 * time.Second):
+			t.Fatal("late was not called")
+		}
+		require.Less(t, time.Since(start), time.Second, "the run timeout is 100 ms, whatever the queue timeout")
+		require.Eventually(t, func() bool { return p.Stats().Abandoned == 1 }, 5*time.Second, time.Millisecond)
+		// The abandoned job still runs, but a new worker took its place.
+		require.NoError(t, p.Do(context.Background(), func() {}, nil))
+		close(hang)
+		require.ErrorIs(t, <-ended, ErrRunTimeout)
+		p.Close(context.Background())
 	}
 }
 
-func runTimeout(t *testing.T, cfg Config) {
-	p := New(cfg)
-	defer p.Close(context.Background())
-	hang := make(chan struct{})
-	defer close(hang)
-	start := time.Now()
-	require.ErrorIs(t, p.Do(context.Background(), func() { <-hang }), ErrRunTimeout)
-	require.Less(t, time.Since(start), time.Second, "the run timeout is 100 ms, whatever the queue timeout")
-	require.Equal(t, 1, p.Stats().Abandoned)
-	// The abandoned job still runs, but a new worker took its place.
-	require.NoError(t, p.Do(context.Background(), func() {}))
-}
+func TestCancelledBeforeStart(t *testing.T) { each(t, cancelledBeforeStart) }
 
-func TestCancelledBeforeStart(t *testing.T) {
-	p := New(Config{Workers: 1, Queue: 1})
+func cancelledBeforeStart(t *testing.T, newRunner func(Config) runner) {
+	p := newRunner(Config{Workers: 1, Queue: 1})
 	defer p.Close(context.Background())
 	release := make(chan struct{})
-	go p.Do(context.Background(), func() { <-release })
+	go p.Do(context.Background(), func() { <-release }, nil)
 	time.Sleep(20 * time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	var ran atomic.Bool
 	done := make(chan error)
-	go func() { done <- p.Do(ctx, func() { ran.Store(true) }) }()
+	go func() { done <- p.Do(ctx, func() { ran.Store(true) }, nil) }()
 	time.Sleep(20 * time.Millisecond)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 	close(release)
 	time.Sleep(50 * time.Millisecond) // the cancelled job keeps its place in the queue until a worker skips it
-	require.NoError(t, p.Do(context.Background(), func() {}))
+	require.NoError(t, p.Do(context.Background(), func() {}, nil))
 	require.False(t, ran.Load())
 }
 
-func TestClose(t *testing.T) {
-	p := New(Config{Workers: 1, Queue: 2})
+func TestClose(t *testing.T) { each(t, closing) }
+
+func closing(t *testing.T, newRunner func(Config) runner) {
+	p := newRunner(Config{Workers: 1, Queue: 2})
 	release := make(chan struct{})
-	go p.Do(context.Background(), func() { <-release })
+	go p.Do(context.Background(), func() { <-release }, nil)
 	time.Sleep(20 * time.Millisecond)
 	queued := make(chan error)
-	go func() { queued <- p.Do(context.Background(), func() {}) }()
+	go func() { queued <- p.Do(context.Background(), func() {}, nil) }()
 	time.Sleep(20 * time.Millisecond)
 	closed := make(chan error)
 	go func() { closed <- p.Close(context.Background()) }()
 	require.ErrorIs(t, <-queued, ErrClosed)
 	close(release)
 	require.NoError(t, <-closed)
-	require.ErrorIs(t, p.Do(context.Background(), func() {}), ErrClosed)
+	require.ErrorIs(t, p.Do(context.Background(), func() {}, nil), ErrClosed)
 }
 
 // TestManyCallers hammers the pool from many goroutines, under the race detector in make test.
-func TestManyCallers(t *testing.T) {
-	p := New(Config{Workers: 4, Queue: 8, QueueTimeout: time.Second, RunTimeout: time.Second})
+func TestManyCallers(t *testing.T) { each(t, manyCallers) }
+
+func manyCallers(t *testing.T, newRunner func(Config) runner) {
+	p := newRunner(Config{Workers: 4, Queue: 8, QueueTimeout: time.Second, RunTimeout: time.Second})
 	defer p.Close(context.Background())
 	var wg sync.WaitGroup
 	var ok, full atomic.Int64
@@ -142,7 +171,7 @@ func TestManyCallers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			switch err := p.Do(context.Background(), func() { time.Sleep(time.Millisecond) }); {
+			switch err := p.Do(context.Background(), func() { time.Sleep(time.Millisecond) }, nil); {
 			case err == nil:
 				ok.Add(1)
 			case errors.Is(err, ErrFull):
@@ -157,15 +186,18 @@ func TestManyCallers(t *testing.T) {
 	require.Positive(t, ok.Load())
 }
 
-// runner is a Runner that fails with a fixed error, or runs the job.
-type runner struct{ err error }
+// fixed is a Runner that fails with a fixed error, or runs the job. ErrRunTimeout calls late first, as
+// the watchdog would have.
+type fixed struct{ err error }
 
-func (r runner) Do(ctx context.Context, fn func()) error {
-	if r.err != nil {
-		return r.err
+func (r fixed) Do(ctx context.Context, fn func(), late func()) error {
+	switch r.err {
+	case nil:
+		fn()
+	case ErrRunTimeout:
+		late()
 	}
-	fn()
-	return nil
+	return r.err
 }
 
 func TestAnswer(t *testing.T) {
@@ -180,11 +212,11 @@ func TestAnswer(t *testing.T) {
 		keep   bool
 		prefix string
 	}{
-		{"answered", runner{}, false, true, "HTTP/1.1 200 OK\r\n"},
-		{"full", runner{ErrFull}, false, true, "HTTP/1.1 503 Service Unavailable\r\n"},
-		{"full with a body unread", runner{ErrFull}, true, false, "HTTP/1.1 503 Service Unavailable\r\n"},
-		{"waited too long", runner{ErrQueueTimeout}, false, true, "HTTP/1.1 503 Service Unavailable\r\n"},
-		{"too slow", runner{ErrRunTimeout}, false, false, "HTTP/1.1 504 Gateway Timeout\r\n"},
+		{"answered", fixed{}, false, true, "HTTP/1.1 200 OK\r\n"},
+		{"full", fixed{ErrFull}, false, true, "HTTP/1.1 503 Service Unavailable\r\n"},
+		{"full with a body unread", fixed{ErrFull}, true, false, "HTTP/1.1 503 Service Unavailable\r\n"},
+		{"waited too long", fixed{ErrQueueTimeout}, false, true, "HTTP/1.1 503 Service Unavailable\r\n"},
+		{"too slow", fixed{ErrRunTimeout}, false, false, "HTTP/1.1 504 Gateway Timeout\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,8 +239,10 @@ func TestAnswer(t *testing.T) {
 }
 
 // TestAnswerAbandoned checks that an app abandoned after the run timeout cannot write after the 504.
-func TestAnswerAbandoned(t *testing.T) {
-	p := New(Config{Workers: 1, Queue: 1, RunTimeout: 100 * time.Millisecond})
+func TestAnswerAbandoned(t *testing.T) { each(t, answerAbandoned) }
+
+func answerAbandoned(t *testing.T, newRunner func(Config) runner) {
+	p := newRunner(Config{Workers: 1, Queue: 1, RunTimeout: 100 * time.Millisecond})
 	defer p.Close(context.Background())
 	wrote := make(chan struct{})
 	slow := func(env *gateway.Environ, start gateway.StartResponse) (gateway.Body, error) {
@@ -231,14 +265,16 @@ func TestAnswerAbandoned(t *testing.T) {
 }
 
 // TestQuickJobs runs many jobs that end before Do looks: each Do must return, with the job's outcome.
-func TestQuickJobs(t *testing.T) {
+func TestQuickJobs(t *testing.T) { each(t, quickJobs) }
+
+func quickJobs(t *testing.T, newRunner func(Config) runner) {
 	for _, cfg := range []Config{{Workers: 2, Queue: 4}, {Workers: 2, Queue: 4, QueueTimeout: time.Second, RunTimeout: time.Second}} {
-		p := New(cfg)
+		p := newRunner(cfg)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			for range 20000 {
-				if err := p.Do(context.Background(), func() {}); err != nil {
+				if err := p.Do(context.Background(), func() {}, nil); err != nil {
 					t.Errorf("Do: %v", err)
 					return
 				}
@@ -253,25 +289,35 @@ func TestQuickJobs(t *testing.T) {
 	}
 }
 
-// BenchmarkDo measures what handing a job to a worker costs, from callers on every core.
+// BenchmarkDo measures what running a job costs, from callers on every core: a hand-off to a worker
+// (Pool), or taking and giving back a place (Limiter).
 func BenchmarkDo(b *testing.B) {
-	p := New(Config{Workers: 8, Queue: 64, QueueTimeout: 5 * time.Second, RunTimeout: 30 * time.Second})
-	defer p.Close(context.Background())
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := p.Do(context.Background(), func() {}); err != nil && !errors.Is(err, ErrFull) {
-				b.Fatal(err)
-			}
-		}
-	})
+	cfg := Config{Workers: 8, Queue: 64, QueueTimeout: 5 * time.Second, RunTimeout: 30 * time.Second}
+	for _, r := range []struct {
+		name string
+		r    runner
+	}{{"Pool", New(cfg)}, {"Limiter", NewLimiter(cfg)}} {
+		b.Run(r.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := r.r.Do(context.Background(), func() {}, nil); err != nil && !errors.Is(err, ErrFull) {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+		r.r.Close(context.Background())
+	}
 }
 
 // TestNoQueueButFreeWorkers checks that a pool without a queue still takes a job whenever a worker is free,
 // even one that has not yet come back for the next job.
-func TestNoQueueButFreeWorkers(t *testing.T) {
-	p := New(Config{Workers: 2, Queue: 0})
+func TestNoQueueButFreeWorkers(t *testing.T) { each(t, noQueueButFreeWorkers) }
+
+func noQueueButFreeWorkers(t *testing.T, newRunner func(Config) runner) {
+	p := newRunner(Config{Workers: 2, Queue: 0})
 	defer p.Close(context.Background())
 	for i := range 5000 {
-		require.NoError(t, p.Do(context.Background(), func() {}), "job %d, one at a time, with two workers", i)
+		require.NoError(t, p.Do(context.Background(), func() {}, nil), "job %d, one at a time, with two workers", i)
 	}
 }

@@ -33,7 +33,7 @@ func chapter2() *Chapter {
 			"-workers", strconv.Itoa(workers2), "-queue", strconv.Itoa(queue2),
 			"-queue-timeout", "2s", "-request-timeout", "5s"),
 		Race:      true,
-		Reference: []string{"pool.New("}, // the reference answer to chapter 2's pool
+		Reference: []string{"pool.NewLimiter(", "pool.New("}, // the reference answers to chapter 2's pool
 		Specs:     append(correctness1(nil), threaded2()...),
 	}
 }
@@ -54,7 +54,7 @@ func threaded2() []spec.Spec {
 			ID: "2.2", Title: "never more than -workers app calls at once", Points: 3, Timeout: 10 * time.Second,
 			Flags: []string{"-workers", "4", "-queue", "16"},
 			Why:   readme2 + "#a-pool-of-workers",
-			Hint:  "run the app on a fixed pool of -workers goroutines fed by a channel of requests, not on a goroutine per request: the pool is what bounds the memory, the database connections and the CPU an overload can take.",
+			Hint:  "let at most -workers requests run the app at once: before calling the app, a connection's goroutine takes one of -workers places (a buffered channel of that size), and gives it back after. The bound is what keeps the memory, the database connections and the CPU an overload can take in check.",
 			Repro: "curl -s '{addr}/stats?reset=1' >/dev/null; for i in $(seq 12); do curl -s -o /dev/null 'http://{addr}/sleep?ms=300' & done; wait; curl -s http://{addr}/stats   # with -workers 4 -queue 16: max_inflight 4",
 			Check: checkPoolBound,
 		},
@@ -62,7 +62,7 @@ func threaded2() []spec.Spec {
 			ID: "2.3", Title: "overload: a fast 503, then recovery", Points: 3, Timeout: 15 * time.Second,
 			Flags: []string{"-workers", "2", "-queue", "2", "-queue-timeout", "5s"},
 			Why:   readme2 + "#overload-and-503",
-			Hint:  "when every worker is busy and the queue is full, do not wait for room: answer 503 Service Unavailable with a Retry-After header at once (a select with a default case on the queue's channel).",
+			Hint:  "count the requests running or waiting for a place (sync/atomic); when every worker is busy and -queue requests wait already, do not wait for room: answer 503 Service Unavailable with a Retry-After header at once.",
 			Repro: "for i in $(seq 10); do curl -s -o /dev/null -w '%{http_code} %{time_total}s\\n' 'http://{addr}/sleep?ms=1000' & done; wait   # with -workers 2 -queue 2: four 200s, six fast 503s",
 			Check: checkOverload,
 		},
@@ -70,7 +70,7 @@ func threaded2() []spec.Spec {
 			ID: "2.4", Title: "a request past -queue-timeout is not run", Points: 2, Timeout: 10 * time.Second,
 			Flags: []string{"-workers", "1", "-queue", "4", "-queue-timeout", "300ms"},
 			Why:   readme2 + "#the-request-queues",
-			Hint:  "note when a request enters the queue; when a worker takes it, answer 503 without running the app if it waited longer than -queue-timeout: its client has likely given up, and running it only delays the requests behind it.",
+			Hint:  "wait for a place under a timer of -queue-timeout (a select on the places and on the timer); when it fires, answer 503 without running the app: its client has likely given up, and running it only delays the requests behind it.",
 			Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=1000' & sleep 0.25; curl -si http://{addr}/counter; wait; curl -s http://{addr}/stats   # with -workers 1 -queue-timeout 300ms: 503, and the counter unchanged",
 			Check: checkQueueTimeout,
 		},
@@ -78,15 +78,15 @@ func threaded2() []spec.Spec {
 			ID: "2.5", Title: "idle keep-alive connections hold no worker", Points: 3, Timeout: 15 * time.Second,
 			Flags: []string{"-workers", "4", "-idle-timeout", "10s"},
 			Why:   readme2 + "#idle-connections",
-			Hint:  "hand a worker one request, not a whole connection: the connection's own goroutine waits for the next request on a keep-alive connection, and only a request that has arrived takes a worker.",
+			Hint:  "hold a worker for one request, not a whole connection: take the place once a request has arrived, and give it back before waiting for the next request on a keep-alive connection.",
 			Repro: "for i in $(seq 50); do (printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 8) | nc {host} {port} >/dev/null & done; sleep 1; time curl -s http://{addr}/hello; wait   # with -workers 4 -idle-timeout 10s",
 			Check: checkIdleConns,
 		},
 		{
-			ID: "2.6", Title: "a hung request gets 504; its worker is replaced", Points: 2, Timeout: 12 * time.Second,
+			ID: "2.6", Title: "a hung request gets 504; its worker is freed", Points: 2, Timeout: 12 * time.Second,
 			Flags: []string{"-workers", "2", "-request-timeout", "500ms"},
 			Why:   readme2 + "#timeouts-and-504",
-			Hint:  "wait for the app's answer with a timer of -request-timeout; when it fires, answer 504 Gateway Timeout, let the app finish on its own (Go cannot kill a goroutine) and start a new worker in its place, so the pool keeps its size.",
+			Hint:  "start a timer of -request-timeout with the app (time.AfterFunc); when it fires, answer 504 Gateway Timeout (the late function pool.Answer gives Do), let the app finish on its own (Go cannot kill a goroutine) and give its place to the next request, so the pool keeps its size.",
 			Repro: "curl -si 'http://{addr}/sleep?ms=3000' & curl -si 'http://{addr}/sleep?ms=3000' & sleep 1; time curl -s 'http://{addr}/sleep?ms=200'; wait   # with -workers 2 -request-timeout 500ms",
 			Check: checkRequestTimeout,
 		},
@@ -430,8 +430,8 @@ func checkRequestTimeout(t *spec.T) {
 			case a.err != nil || a.r.Status != 200:
 				t.Errorf("request %d of 2: %s: %s, want 200 OK", i+1, firstLine(req), a.describe())
 			case a.took > limit:
-				t.Errorf("request %d of 2: %s: 200 OK only after %v: the workers still running the abandoned calls "+
-					"must be replaced, or each timeout costs the pool a worker", i+1, firstLine(req), a.took.Round(time.Millisecond))
+				t.Errorf("request %d of 2: %s: 200 OK only after %v: the places of the abandoned calls, still "+
+					"running, must go to the next requests, or each timeout costs the pool a worker", i+1, firstLine(req), a.took.Round(time.Millisecond))
 			}
 		}
 	})

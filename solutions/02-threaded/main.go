@@ -1,5 +1,5 @@
-// Command threaded is the server of chapter 2: a goroutine per connection reads requests, and a bounded pool of
-// workers runs the application.
+// Command threaded is the server of chapter 2: a goroutine per connection reads requests and runs the
+// application, at most -workers of them at once.
 package main
 
 import (

@@ -11,8 +11,8 @@ import (
 	"course/chapters/pool"
 )
 
-// serve listens on cfg.Addr and serves every connection on a goroutine of its own, and runs the app on a pool
-// of workers, until ctx is cancelled; then it lets the requests in flight finish.
+// serve listens on cfg.Addr and serves every connection on a goroutine of its own, which runs the app once one
+// of the pool's workers is free, until ctx is cancelled; then it lets the requests in flight finish.
 func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app gateway.App) error {
 	ln, gw, err := launch.Listen(ctx, cfg)
 	if err != nil {
@@ -21,7 +21,7 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 	log.Printf("threaded server listening on %s: %d workers, a queue of %d", ln.Addr(), pc.Workers, pc.Queue)
 	gw.MultiThread = true // the app runs on several workers at once, and must be told (wsgi.multithread)
 
-	workers := pool.New(pool.Config{
+	workers := pool.NewLimiter(pool.Config{
 		Workers:      pc.Workers,
 		Queue:        pc.Queue,
 		QueueTimeout: pc.QueueTimeout,
