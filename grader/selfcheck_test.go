@@ -146,6 +146,7 @@ var knownBads = []knownBad{
 		"no-queue-timeout":   {"2.4"},
 		"conn-per-worker":    {"2.5"},
 		"no-request-timeout": {"2.6"},
+		"abandoned-held":     {"2.6"},
 		"racy-counter":       {"2.7"},
 		"multithread-false":  {"2.8"},
 		"no-graceful":        {"2.9"},

@@ -31,9 +31,9 @@ import (
 type workerPool struct {
 	cfg pool.Config
 	// TODO: what the callers of Do share. For instance: the places, a buffered channel with room for
-	// cfg.Workers, full at the start (a send takes nothing, a receive takes a place, and blocks while
-	// there is none); a count of the jobs held, waiting or running (sync/atomic), for the bound on the
-	// queue; a channel that Close closes.
+	// cfg.Workers, full at the start (a receive takes a place, and blocks while there is none; a send gives
+	// it back); a count of the jobs held, waiting or running, abandoned ones not counted (sync/atomic), for
+	// the bound on the queue; a channel that Close closes.
 }
 
 // errNotWritten is what the starter's pool answers until you write it.
@@ -53,19 +53,23 @@ func newPool(cfg pool.Config) (*workerPool, error) {
 // pool.ErrRunTimeout once fn has returned. When ctx is done before fn starts, fn is not run and Do returns
 // ctx's error (the server passes context.Background(); this is for other callers).
 func (p *workerPool) Do(ctx context.Context, fn func(), late func()) error {
-	// TODO: count the job in, or fail with pool.ErrFull if cfg.Workers+cfg.Queue are held already; take a
-	// place, waiting in a select with the queue timeout (time.NewTimer; Stop it when done), ctx.Done() and
-	// the close; run fn; give the place back; count the job out.
+	// TODO: fail with pool.ErrClosed if the pool is closed; count the job in, or fail with pool.ErrFull if
+	// cfg.Workers+cfg.Queue are held already; take a place, at once if one is free, or else waiting in a
+	// select with the queue timeout (time.NewTimer; Stop it when done), ctx.Done() and the close; run fn;
+	// give the place back; count the job out.
+	// A select picks at random among the cases that are ready: when a place and the close both are, check
+	// the close again after taking the place, or a job may run after Close.
 	// The run timeout: time.AfterFunc(cfg.RunTimeout, ...) started just before fn (and stopped after it)
-	// can give the place up and call late. Beware the moment when the timer fires just as fn returns:
-	// exactly one of them must give the place back (an atomic state per job, set with CompareAndSwap, or a
-	// mutex), or the pool gains or loses a place.
+	// can call late, give the place back and count the job out. Beware the moment when the timer fires just
+	// as fn returns: exactly one of them must give the place back and count the job out (an atomic state
+	// per job, set with CompareAndSwap, or a mutex), or the pool gains or loses a place. An abandoned job
+	// holds neither a place nor room in the queue.
 	return errNotWritten
 }
 
 // Close stops the pool: the jobs waiting for a place are not run (their Do returns pool.ErrClosed), and
-// neither are the jobs that come after. Close waits until the jobs running have ended, or until ctx is done,
-// then returns ctx's error; it does not wait for abandoned jobs.
+// neither are the jobs that come after. Close waits until the jobs running have ended and returns nil, or
+// returns ctx's error if ctx is done first; it does not wait for abandoned jobs. It is called once.
 func (p *workerPool) Close(ctx context.Context) error {
 	// TODO: tell the waiting jobs to give up (close a channel that their select waits on too), then wait for
 	// the jobs running: taking back all cfg.Workers places does it. Give up when ctx is done.

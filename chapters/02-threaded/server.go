@@ -53,5 +53,8 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 	// time.After(pc.ShutdownTimeout); on the timeout, log that requests are still in flight, and go on.
 	stop, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	return workers.Close(stop)
+	if err := workers.Close(stop); err != nil {
+		log.Printf("shutdown: closing the worker pool: %v", err)
+	}
+	return nil
 }

@@ -49,13 +49,12 @@ func Answer(r Runner, gw gateway.Server, app gateway.App) func(*bufio.Writer, *g
 			keep := c.keep
 			c.req = nil
 			c.out.reset(nil)
-			calls.Put(c) // the worker is done with it; otherwise, it may not be
+			calls.Put(c) // the app is done with it; after a run timeout, it may not be
 			return keep
 		}
 		switch {
 		case errors.Is(err, ErrRunTimeout):
 			return false // late has answered 504, unless the response had started: the close ends it
-
 		default: // ErrFull, ErrQueueTimeout, ErrClosed, or the Runner's own
 			msg := "the server is busy, try again"
 			if !errors.Is(err, ErrFull) && !errors.Is(err, ErrQueueTimeout) && !errors.Is(err, ErrClosed) {
@@ -69,7 +68,7 @@ func Answer(r Runner, gw gateway.Server, app gateway.App) func(*bufio.Writer, *g
 	}
 }
 
-// call is the work of one request on a worker: run is what Do runs, and writes through w to out.
+// call is the work of one request: run is what Do runs, and writes through w to out; late answers 504.
 type call struct {
 	out     guard
 	w       *bufio.Writer

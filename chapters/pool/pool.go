@@ -1,14 +1,16 @@
 // Package pool runs jobs on a fixed number of workers fed by a bounded queue: the request queue of a threaded
-// server, with the answers a server gives when it is full.
+// server, with the answers a server gives when it is full. It has two kinds of pool with the same rules:
 //
-// It is the reference answer to chapter 2, which has the learner write it, and a given package from chapter 3
-// on, where the event loop hands its blocking application calls to a pool.
+//   - a Limiter runs each job on its caller's goroutine, at most Workers at once: chapter 2's reference
+//     answer, where the caller is the connection's goroutine, which has nothing else to do meanwhile;
+//   - a Pool runs jobs on Workers goroutines of its own, and its Go method hands a job over without waiting
+//     for it: for chapter 3's event loop, which must never wait.
 //
 // A job waits in the queue at most QueueTimeout, then runs for at most RunTimeout. Go cannot stop a goroutine
-// from the outside, so a job that overruns is abandoned, not killed: Do returns ErrRunTimeout, the worker that
-// runs it leaves the pool when the job ends, and a new worker takes its place at once, so the pool keeps its
-// capacity. (gunicorn kills such a worker process; mod_wsgi restarts its daemon process.) A watchdog notices
-// the overrun within a tenth of RunTimeout, 100 ms at most.
+// from the outside, so a job that overruns is abandoned, not killed: its late function is called (a server
+// answers 504), and a new worker takes its place at once, so the pool keeps its capacity, while the job runs
+// on until it returns. (gunicorn kills such a worker process; mod_wsgi restarts its daemon process.) A
+// watchdog notices the overrun within a tenth of RunTimeout, 100 ms at most.
 package pool
 
 import (
@@ -35,7 +37,7 @@ type Config struct {
 	RunTimeout   time.Duration // a job that runs longer is abandoned (0: no limit)
 }
 
-// Pool is a fixed set of workers and a bounded queue of jobs.
+// Pool is a fixed set of worker goroutines and a bounded queue of jobs.
 type Pool struct {
 	cfg   Config
 	queue chan *job     // a nil job tells a worker to leave

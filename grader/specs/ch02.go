@@ -22,6 +22,7 @@ const readme2 = "chapters/02-threaded/README.md"
 const (
 	workers2 = 4
 	queue2   = 8
+	workers6 = 2 // spec 2.6's -workers
 )
 
 func chapter2() *Chapter {
@@ -84,9 +85,9 @@ func threaded2() []spec.Spec {
 		},
 		{
 			ID: "2.6", Title: "a hung request gets 504; its worker is freed", Points: 2, Timeout: 12 * time.Second,
-			Flags: []string{"-workers", "2", "-request-timeout", "500ms"},
+			Flags: []string{"-workers", strconv.Itoa(workers6), "-request-timeout", "500ms"},
 			Why:   readme2 + "#timeouts-and-504",
-			Hint:  "start a timer of -request-timeout with the app (time.AfterFunc); when it fires, answer 504 Gateway Timeout (the late function pool.Answer gives Do), let the app finish on its own (Go cannot kill a goroutine) and give its place to the next request, so the pool keeps its size.",
+			Hint:  "start a timer of -request-timeout with the app (time.AfterFunc); when it fires, answer 504 Gateway Timeout (the late function pool.Answer gives Do), let the app finish on its own (Go cannot kill a goroutine) and give its place to the next request: the abandoned call holds neither a place nor room in the queue, and the pool keeps its size.",
 			Repro: "curl -si 'http://{addr}/sleep?ms=3000' & curl -si 'http://{addr}/sleep?ms=3000' & sleep 1; time curl -s 'http://{addr}/sleep?ms=200'; wait   # with -workers 2 -request-timeout 500ms",
 			Check: checkRequestTimeout,
 		},
@@ -432,6 +433,29 @@ func checkRequestTimeout(t *spec.T) {
 			case a.took > limit:
 				t.Errorf("request %d of 2: %s: 200 OK only after %v: the places of the abandoned calls, still "+
 					"running, must go to the next requests, or each timeout costs the pool a worker", i+1, firstLine(req), a.took.Round(time.Millisecond))
+			}
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("the queue kept its room", func(t *spec.T) {
+		// -workers 2 -queue 8 hold 10 requests. The two requests above are counted out just after their
+		// answers were written: a pause, and one request fewer than the bound, leave them time and room.
+		const n = workers6 + queue2 - 1
+		time.Sleep(200 * time.Millisecond)
+		req := sleepReq(100)
+		t.Expect(req, "", fmt.Sprintf("%d answers 200 OK, sent at once, while the two abandoned calls still sleep: "+
+			"-workers %d -queue %d hold %d requests", n, workers6, queue2, workers6+queue2))
+		for i, a := range sendAll(dialAll(t, n), req, 5*time.Second) {
+			switch {
+			case a.err != nil:
+				t.Errorf("request %d of %d: %s: %s", i+1, n, firstLine(req), a.describe())
+			case a.r.Status == 503:
+				t.Errorf("request %d of %d: %s: got %s: an abandoned call must not keep taking room in the queue "+
+					"while it runs on: whatever gives its place back counts it out too", i+1, n, firstLine(req), a.describe())
+			case a.r.Status != 200:
+				t.Errorf("request %d of %d: %s: got %s, want 200 OK", i+1, n, firstLine(req), a.describe())
 			}
 		}
 	})

@@ -59,9 +59,9 @@ func newReply(l *loop, c *conn, req *gateway.Request) *reply {
 
 // offload hands the request of c to the pool. Nothing of it runs on the loop's thread.
 //
-// pool.Do blocks its caller until the job is done, which suits chapter 2, where the caller is the
-// connection's goroutine. The loop must not block, so it calls pool.Go, which returns at once and reports
-// the outcome later. The loop counts the requests it handed over and answers 503 itself beyond what the pool
+// Chapter 2's pool runs the app on its caller's goroutine, the connection's, and a Pool's Do blocks its
+// caller until the job is done. The loop must not block, so it calls pool.Go, which hands the job to a
+// worker goroutine, returns at once and reports the outcome later. The loop counts the requests it handed over and answers 503 itself beyond what the pool
 // holds (see dispatch). Idle connections cost the pool nothing.
 func (l *loop) offload(c *conn, req *gateway.Request) {
 	r := newReply(l, c, req)
