@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # servers.sh measures the course's servers side by side with Go's net/http (harness/cmd/hello) and nginx
-# (bench/nginx.conf: two worker processes) in one run, on the same hello world and the same load: requests
+# (bench/nginx.conf: two worker processes) in one run, on the same hello world and the same load, with
+# harness/cmd/bare, chapter 3's event loop with no parser, gateway or pool (the floor under chapter 3): requests
 # per second at $CONNS keep-alive connections (the course's load generator, harness/cmd/load), and resident
 # memory per idle keep-alive connection at $IDLE connections (harness/cmd/idle; nginx's is its workers'). It
 # prints each figure and its ratio to net/http and to nginx: rates drift from run to run, ratios much less.
 # Everything runs on 127.0.0.1. nginx is installed from Debian if missing (NGINX=0 leaves it out).
 #
 # Environment: CONNS (50), DURATION (5s), ROUNDS (3: the rate is the median of the rounds), IDLE (10000),
-# SERVERS (the solutions to measure, default every solution from chapter 2 on), NGINX (1).
+# SERVERS (the solutions to measure, default every solution from chapter 2 on), NGINX (1), BARE (1).
 set -euo pipefail
 CONNS=${CONNS:-50}
 ROUNDS=${ROUNDS:-3}
@@ -25,13 +26,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$tmp/" ./harness/cmd/hello ./harness/cmd/load ./harness/cmd/idle
+go build -o "$tmp/" ./harness/cmd/hello ./harness/cmd/load ./harness/cmd/idle ./harness/cmd/bare
 servers=(net/http)
 if [ "${NGINX:-1}" = 1 ]; then
 	if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
 		install_debian servers nginx-light
 	fi
 	servers+=(nginx)
+fi
+if [ "${BARE:-1}" = 1 ]; then
+	servers+=(bare-loop)
 fi
 for dir in ${SERVERS:-$(ls -d solutions/0[2-9]-* 2>/dev/null)}; do
 	name=$(basename "$dir")
@@ -76,6 +80,8 @@ start() {
 	fi
 	if [ "$1" = net/http ]; then
 		"$tmp/hello" -addr 127.0.0.1:0 >"$out" 2>&1 &
+	elif [ "$1" = bare-loop ]; then
+		"$tmp/bare" -addr 127.0.0.1:0 >"$out" 2>&1 &
 	else
 		"$tmp/$1" -addr 127.0.0.1:0 -idle-timeout 300s -header-timeout 60s -workers 8 -queue 256 >"$out" 2>&1 &
 	fi
