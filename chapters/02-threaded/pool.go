@@ -20,8 +20,8 @@ import (
 //   - a job that waited for a place longer than cfg.QueueTimeout (if positive) is not run, and Do returns
 //     pool.ErrQueueTimeout (503);
 //   - a job that runs longer than cfg.RunTimeout (if positive) is abandoned: the pool calls the job's late
-//     function at once, from a goroutine other than the one running the job (pool.Answer's late writes the
-//     504), and gives the job's place to the next job. Go cannot stop a goroutine from the outside, so this
+//     function as soon as the run timeout has passed, from a goroutine other than the one running the job
+//     (pool.Answer's late writes the 504), and gives the job's place to the next job. Go cannot stop a goroutine from the outside, so this
 //     is the only way to keep cfg.Workers places for the other requests. Do returns pool.ErrRunTimeout when
 //     the job ends;
 //   - once Close is called, Do returns pool.ErrClosed (503).

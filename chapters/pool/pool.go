@@ -8,8 +8,8 @@
 //
 // A job waits in the queue at most QueueTimeout, then runs for at most RunTimeout. Go cannot stop a goroutine
 // from the outside, so a job that overruns is abandoned, not killed: its late function is called (a server
-// answers 504), and a new worker takes its place at once, so the pool keeps its capacity, while the job runs
-// on until it returns. (gunicorn kills such a worker process; mod_wsgi restarts its daemon process.) A
+// answers 504), and a new worker (a Pool) or a fresh place (a Limiter) takes its place at once, so the pool
+// keeps its capacity, while the job runs on until it returns. (gunicorn kills such a worker process; mod_wsgi restarts its daemon process.) A
 // watchdog notices the overrun within a tenth of RunTimeout, 100 ms at most.
 package pool
 
