@@ -6,12 +6,13 @@ import "context"
 // has returned or the pool has given up on it (it was not run, or it ran past RunTimeout). It is for a caller
 // that must never block, such as chapter 3's event loop.
 //
-// Unlike Do, Go has nobody waiting with a timer: a job that waited in the queue longer than QueueTimeout is
-// found out when a worker takes it, and is then not run (ErrQueueTimeout). With every worker stuck, that may
-// be as late as RunTimeout, when the watchdog replaces them.
+// A job that waits in the queue longer than QueueTimeout is not run: done gets ErrQueueTimeout as soon as the
+// time is up, from a timer armed when the job was queued behind busy workers (a job that finds a free worker
+// is taken at once).
 //
-// done runs on the worker that took the job, or on the pool's watchdog, or, when the job is refused at once
-// (ErrFull, ErrClosed), on the caller's goroutine before Go returns. It must not block for long.
+// done runs on the worker that took the job, on the pool's watchdog or on the queue timeout's timer, or, when
+// the job is refused at once (ErrFull, ErrClosed), on the caller's goroutine before Go returns. It must not
+// block for long.
 func (p *Pool) Go(ctx context.Context, fn func(), done func(error)) {
 	if ctx.Done() != nil {
 		// A context to watch needs someone to wait for the job: a goroutine, in the caller's place.

@@ -47,13 +47,20 @@ func TestGoQueueTimeoutAndClose(t *testing.T) {
 	p.Go(context.Background(), func() { <-release }, func(err error) { done <- err })
 	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, time.Second, time.Millisecond)
 
-	// With the only worker busy, a job waits in the queue; past the queue timeout, it is not run, and the
-	// worker that takes it says so.
+	// With the only worker busy, a job waits in the queue; past the queue timeout, it is not run, and its
+	// caller hears so at once, while the worker is still busy.
+	start := time.Now()
 	p.Go(context.Background(), func() { t.Error("a job past the queue timeout ran") }, func(err error) { done <- err })
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrQueueTimeout)
+		require.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "not before the queue timeout")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ErrQueueTimeout while the only worker was busy")
+	}
 	close(release)
 	require.NoError(t, <-done)
-	require.ErrorIs(t, <-done, ErrQueueTimeout)
+	require.Equal(t, 0, p.Stats().Queued, "the job given up on is out of the count")
 	require.NoError(t, p.Close(context.Background()))
 	p.Go(context.Background(), func() { t.Error("a job after Close ran") }, func(err error) { done <- err })
 	require.ErrorIs(t, <-done, ErrClosed)

@@ -67,6 +67,7 @@ type job struct {
 	state    atomic.Int32
 	ended    chan error  // receives nil when fn returns, or why it was not run
 	done     func(error) // for a job of Go: called with what ended would receive
+	timer    *time.Timer // Go's queue timeout, armed when every worker was busy; such a job is not recycled
 }
 
 // end tells the caller of Do or Go how j ended. A job of Go that no worker holds any more is recycled:
@@ -77,7 +78,8 @@ func (j *job) end(err error) {
 		return
 	}
 	done := j.done
-	if err != ErrRunTimeout { // an abandoned job is still held by the worker that runs it
+	// An abandoned job is still held by the worker that runs it; a timed one, by its timer.
+	if err != ErrRunTimeout && j.timer == nil {
 		j.fn, j.done = nil, nil
 		jobs.Put(j)
 	}
@@ -168,6 +170,9 @@ func (p *Pool) work(w *worker) {
 			w.set(nil, 0)
 			continue // its caller gave up before it started
 		}
+		if j.timer != nil {
+			j.timer.Stop()
+		}
 		p.busy.Add(1)
 		j.fn()
 		p.busy.Add(-1)
@@ -234,7 +239,8 @@ func (p *Pool) Do(ctx context.Context, fn func(), late func()) error {
 }
 
 // enqueue queues a job for fn (late is Do's, done is Go's) and returns it with the count of jobs the pool then
-// holds. It fails at once with ErrClosed or ErrFull, queuing nothing.
+// holds. It fails at once with ErrClosed or ErrFull, queuing nothing. (For Go only, it may return no job and
+// no error: the job's queue timeout has answered done already.)
 func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	select {
 	case <-p.done:
@@ -249,12 +255,22 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	j := jobs.Get().(*job)
 	j.fn, j.late, j.done, j.enqueued = fn, late, done, now()
 	j.state.Store(queued)
+	if done != nil && p.cfg.QueueTimeout > 0 && held > int64(p.cfg.Workers) {
+		// Go's caller does not wait, so a timer answers for it, armed only when every worker was busy, as
+		// Do's: otherwise a worker takes j at once and checks the queue timeout itself.
+		j.timer = time.AfterFunc(p.cfg.QueueTimeout, func() { p.expire(j) })
+	}
 	select {
 	case p.queue <- j:
 	default: // the channel is full of jobs given up on that no worker has taken yet
+		if !j.state.CompareAndSwap(queued, abandoned) {
+			return nil, 0, nil // its queue timeout has fired already, and told Go's caller
+		}
 		p.held.Add(-1)
-		j.fn, j.late, j.done = nil, nil, nil
-		jobs.Put(j)
+		if j.timer == nil || j.timer.Stop() {
+			j.fn, j.late, j.done, j.timer = nil, nil, nil, nil
+			jobs.Put(j)
+		}
 		return nil, 0, ErrFull
 	}
 	// Close may have emptied the queue between the check above and the send: then nothing would take j.
@@ -269,6 +285,15 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	default:
 	}
 	return j, held, nil
+}
+
+// expire gives up on j, a job of Go, when it has waited QueueTimeout in the queue: a worker that takes it later
+// skips it.
+func (p *Pool) expire(j *job) {
+	if j.state.CompareAndSwap(queued, abandoned) {
+		p.held.Add(-1)
+		j.done(ErrQueueTimeout)
+	}
 }
 
 // outcome returns err, the outcome of j that Do received, and recycles j unless a worker still runs it.
