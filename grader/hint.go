@@ -57,6 +57,9 @@ func showHint(w io.Writer, root string, ch *specs.Chapter) int {
 		}
 		if !failed.Ran && rep.Start != "" {
 			fmt.Fprintf(w, "At your last grade of chapter %d (%d/%d) your server did not start, so no spec could run.\n", ch.Number, rep.Score, rep.Total)
+			if words := failed.LastWords(); words != "" {
+				fmt.Fprintf(w, "It exited as it started, saying: %s\n", words)
+			}
 			fmt.Fprintf(w, "Start it by hand and read what it prints; it must keep running and listen on the address it is given:\n  %s\n",
 				spec.Expand(rep.Start, "127.0.0.1:8080"))
 			if failed.Message != "" {

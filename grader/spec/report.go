@@ -113,13 +113,18 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// LastWords returns the last line the server printed when it exited during this spec, or "": a server that
-// stops with a message (such as a starter's "accept (loop.go) is not written yet") says there what to do.
+// LastWords returns the last line the server printed when it exited during this spec, or at its start when the
+// spec could not run, or "": a server that stops with a message (such as a starter's "accept (loop.go) is not
+// written yet") says there what to do.
 func (r *Result) LastWords() string {
-	if !strings.HasPrefix(r.Server, "the server exited") {
+	said := r.Server
+	if m, ok := strings.CutPrefix(r.Message, "not run: the server did not start: "); ok && !r.Ran {
+		said = m
+	}
+	if !strings.HasPrefix(said, "the server exited") {
 		return ""
 	}
-	_, out, ok := strings.Cut(r.Server, "\n")
+	_, out, ok := strings.Cut(said, "\n")
 	if !ok {
 		return ""
 	}

@@ -186,6 +186,10 @@ func (p *Printer) nextStep(r *Report) string {
 	case r.Stopped != "":
 		return fmt.Sprintf("The run was stopped before the end (%s): the specs not run count as failed. Run make grade CHAPTER=%d again.", r.Stopped, r.Chapter)
 	case first != nil && !first.Ran && r.Start != "":
+		if words := first.LastWords(); words != "" {
+			return fmt.Sprintf("Next step: your server exited as it started, saying: %s\n"+
+				"To see all it prints, start it by hand: %s\nMore help: %s", words, Expand(r.Start, "127.0.0.1:8080"), help)
+		}
 		return fmt.Sprintf("Next step: start the server by hand (%s) and read what it prints; "+
 			"it must keep running and listen on the address it is given. More help: %s",
 			Expand(r.Start, "127.0.0.1:8080"), help)

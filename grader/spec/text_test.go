@@ -94,6 +94,12 @@ func TestPrinterNextStep(t *testing.T) {
 			r.Results = []Result{{ID: "1.1", Title: "GET /hello is answered", Points: 2, Message: "not run: the server did not start: it exited"}}
 		}, "Next step: start the server by hand (go run ./chapters/01-blocking -addr 127.0.0.1:8080 -idle-timeout 1s) and read what it prints; " +
 			"it must keep running and listen on the address it is given. More help: make hint CHAPTER=1\n"},
+		{"the server exited at its start with a message", func(r *Report) {
+			r.Results = []Result{{ID: "1.1", Title: "GET /hello is answered", Points: 2,
+				Message: "not run: the server did not start: the server exited with status 1 before accepting connections on 127.0.0.1:9; its output ends with:\nlistening on 127.0.0.1:9\nthe worker pool is not written yet: see the TODOs in pool.go\n"}}
+		}, "Next step: your server exited as it started, saying: the worker pool is not written yet: see the TODOs in pool.go\n" +
+			"To see all it prints, start it by hand: go run ./chapters/01-blocking -addr 127.0.0.1:8080 -idle-timeout 1s\n" +
+			"More help: make hint CHAPTER=1\n"},
 		{"the server stopped with a message", func(r *Report) {
 			r.Start = ""
 			r.Results = []Result{{ID: "1.1", Title: "GET /hello is answered", Points: 2, Ran: true, Hint: "accept and answer",
