@@ -21,6 +21,7 @@ type Limiter struct {
 	cfg  Config
 	free chan *place // the places no job holds; a caller waits here for its turn, first come first served
 	done chan struct{}
+	dog  *watchdog // nil without a RunTimeout
 
 	mu     sync.Mutex // guards places
 	places []*place   // every place in use, for the watchdog (one given up on is replaced)
@@ -47,8 +48,8 @@ func NewLimiter(cfg Config) *Limiter {
 		l.places = append(l.places, s)
 		l.free <- s
 	}
-	if cfg.RunTimeout > 0 {
-		go l.watch(watchPeriod(cfg.RunTimeout))
+	if l.dog = newWatchdog(cfg.RunTimeout); l.dog != nil {
+		go l.watch()
 	}
 	return l
 }
@@ -62,9 +63,13 @@ func (l *Limiter) Do(ctx context.Context, fn func(), late func()) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
-	if l.held.Add(1) > int64(l.cfg.Workers+l.cfg.Queue) {
+	held := l.held.Add(1)
+	if held > int64(l.cfg.Workers+l.cfg.Queue) {
 		l.held.Add(-1)
 		return ErrFull
+	}
+	if held == 1 {
+		l.dog.busy()
 	}
 	s, err := l.wait(ctx)
 	if err != nil {
@@ -150,15 +155,11 @@ func (s *place) overdue(t, limit time.Duration) func() {
 	return s.late
 }
 
-// watch gives up on the jobs that run longer than RunTimeout, replacing each one's place with a new one, until
-// the limiter is closed and holds no job.
-func (l *Limiter) watch(period time.Duration) {
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	for range tick.C {
-		if l.isClosed() && l.held.Load() == 0 {
-			return
-		}
+// watch gives up on the jobs that run longer than RunTimeout, looking at every place each period while the
+// limiter holds a job, and replaces each one's place with a fresh one, until the limiter is closed and holds
+// none.
+func (l *Limiter) watch() {
+	l.dog.run(func() bool { return l.held.Load() == 0 }, l.done, func() {
 		var late []func()
 		t := now()
 		l.mu.Lock()
@@ -176,7 +177,7 @@ func (l *Limiter) watch(period time.Duration) {
 		for _, f := range late {
 			go f() // a 504 to write, which may take a while if the client does not read: not on the watchdog
 		}
-	}
+	})
 }
 
 // Stats returns how busy the limiter is.

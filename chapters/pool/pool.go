@@ -43,6 +43,7 @@ type Pool struct {
 	queue chan *job     // a nil job tells a worker to leave
 	done  chan struct{} // closed by Close
 	wg    sync.WaitGroup
+	dog   *watchdog // nil without a RunTimeout
 
 	mu      sync.Mutex           // guards workers
 	workers map[*worker]struct{} // for the watchdog, which looks at what each runs
@@ -118,15 +119,10 @@ func New(cfg Config) *Pool {
 	for range cfg.Workers {
 		p.startWorker()
 	}
-	if cfg.RunTimeout > 0 {
-		go p.watch(watchPeriod(cfg.RunTimeout))
+	if p.dog = newWatchdog(cfg.RunTimeout); p.dog != nil {
+		go p.watch()
 	}
 	return p
-}
-
-// watchPeriod is how often a watchdog looks for jobs that run past timeout: a tenth of it, between 1 and 100 ms.
-func watchPeriod(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, time.Millisecond), 100*time.Millisecond)
 }
 
 // startWorker adds a worker; work calls wg.Done when it leaves, or the watchdog does for it when its job is
@@ -252,6 +248,9 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 		p.held.Add(-1)
 		return nil, 0, ErrFull
 	}
+	if held == 1 {
+		p.dog.busy()
+	}
 	j := jobs.Get().(*job)
 	j.fn, j.late, j.done, j.enqueued = fn, late, done, now()
 	j.state.Store(queued)
@@ -306,20 +305,11 @@ func outcome(j *job, err error) error {
 	return err
 }
 
-// watch abandons the jobs that run longer than RunTimeout, looking at every worker each period, until the pool
-// is closed and holds no job. One goroutine that wakes up a few times per run timeout costs much less than a
-// timer per job, and notices an overrun at most a period late.
-func (p *Pool) watch(period time.Duration) {
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	for range tick.C {
-		select {
-		case <-p.done:
-			if p.held.Load() == 0 {
-				return
-			}
-		default:
-		}
+// watch abandons the jobs that run longer than RunTimeout, looking at every worker each period while the pool
+// holds a job, until the pool is closed and holds none. One goroutine that wakes up a few times per run timeout
+// costs much less than a timer per job, and notices an overrun at most a period late.
+func (p *Pool) watch() {
+	p.dog.run(func() bool { return p.held.Load() == 0 }, p.done, func() {
 		var over []*job
 		t := now()
 		p.mu.Lock()
@@ -345,7 +335,7 @@ func (p *Pool) watch(period time.Duration) {
 				j.end(ErrRunTimeout)
 			}()
 		}
-	}
+	})
 }
 
 // jobs recycles the jobs of Do and their channels: two allocations per job otherwise.

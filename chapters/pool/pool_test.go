@@ -321,3 +321,30 @@ func noQueueButFreeWorkers(t *testing.T, newRunner func(Config) runner) {
 		require.NoError(t, p.Do(context.Background(), func() {}, nil), "job %d, one at a time, with two workers", i)
 	}
 }
+
+// TestWatchdogSleepsWhileIdle checks that the watchdog looks every period while the pool is busy, not at all
+// while it is idle, wakes up when a job comes, and ends once closed and idle.
+func TestWatchdogSleepsWhileIdle(t *testing.T) {
+	w := newWatchdog(10 * time.Millisecond) // looks every millisecond
+	var idle atomic.Bool
+	var looks atomic.Int64
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	idle.Store(true)
+	go func() {
+		w.run(idle.Load, done, func() { looks.Add(1) })
+		close(ended)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	require.Zero(t, looks.Load(), "no look while idle")
+	idle.Store(false)
+	w.busy()
+	require.Eventually(t, func() bool { return looks.Load() >= 5 }, 5*time.Second, time.Millisecond, "looks while busy")
+	idle.Store(true)
+	close(done)
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watchdog did not end once closed and idle")
+	}
+}
