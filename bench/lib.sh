@@ -52,3 +52,26 @@ install_debian() {
 	$sudo apt-get install -y -qq "$2" >/dev/null
 	if [ -n "$policy" ]; then $sudo rm -f "$policy"; fi
 }
+
+# wait_addr OUT WHO waits, 10 s at most, for a server to write "listening on 127.0.0.1:PORT" into the file
+# OUT, and prints the address. If none comes, it says that WHO did not start, shows what it wrote, and fails.
+wait_addr() {
+	local addr
+	for _ in $(seq 100); do
+		addr=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$1" | head -1)
+		if [ -n "$addr" ]; then
+			echo "$addr"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "$2 did not start:" >&2
+	cat "$1" >&2
+	return 1
+}
+
+# json_num KEY [FILE] prints the number that follows "KEY": in FILE (or standard input), the -json output of
+# the load generator or of the idle tool.
+json_num() {
+	sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" ${2:+"$2"} | head -1
+}

@@ -8,8 +8,8 @@
 # ratio, not the rates, which drift from run to run (by 15% or more on a busy
 # machine: raise ROUNDS for a steadier median). Each run first waits, 10s at
 # most, for the other work on the machine to quiet down, wrk's as load's.
-# Fair settings: wrk -t2, its usual setting on 2 cores, and load with Go's
-# default GOMAXPROCS, an event loop per core either way; the server with Go's
+# Fair settings: wrk with a thread per core, and load with Go's default
+# GOMAXPROCS, an event loop per core either way; the server with Go's
 # default too, all cores, as a server normally runs. SERVER_PROCS=1 confines
 # the server to one core: the ratio stayed the same within the noise.
 #
@@ -42,28 +42,15 @@ trap cleanup EXIT
 
 go build -o "$tmp/" ./harness/cmd/hello ./harness/cmd/load
 
-if [ -n "${SERVER_PROCS:-}" ]; then
-	GOMAXPROCS=$SERVER_PROCS "$tmp/hello" -addr 127.0.0.1:0 >"$tmp/hello.out" 2>&1 &
-else
-	"$tmp/hello" -addr 127.0.0.1:0 >"$tmp/hello.out" 2>&1 &
-fi
+# An empty GOMAXPROCS is Go's default.
+GOMAXPROCS="${SERVER_PROCS:-}" "$tmp/hello" -addr 127.0.0.1:0 >"$tmp/hello.out" 2>&1 &
 server=$!
-addr=""
-for _ in $(seq 50); do
-	addr=$(sed -n 's/^listening on //p' "$tmp/hello.out")
-	[ -n "$addr" ] && break
-	sleep 0.1
-done
-if [ -z "$addr" ]; then
-	echo "loadgen: the hello server did not start:" >&2
-	cat "$tmp/hello.out" >&2
-	exit 1
-fi
+addr=$(wait_addr "$tmp/hello.out" "loadgen: the hello server")
 url="http://$addr/"
 
 wrk_rps() {
 	settle
-	wrk -t2 -c"$CONNS" -d"$DURATION" "$url" | awk '/^Requests\/sec:/ { print $2 }'
+	wrk -t"$(nproc)" -c"$CONNS" -d"$DURATION" "$url" | awk '/^Requests\/sec:/ { print $2 }'
 }
 
 load_rps() {
@@ -73,13 +60,13 @@ load_rps() {
 		echo "loadgen: load reported errors:" >&2
 		cat "$tmp/load.json" >&2
 	fi
-	sed -n 's/^ *"rps": *\([0-9.]*\),$/\1/p' "$tmp/load.json"
+	json_num rps "$tmp/load.json"
 }
 
 echo "loadgen: $url, $CONNS connections, $DURATION per run, $ROUNDS rounds, $(nproc) cores"
 # Warm up the server (and the page cache of both tools) out of the count.
 "$tmp/load" -c "$CONNS" -d 1s "$url" >/dev/null
-wrk -t2 -c"$CONNS" -d1s "$url" >/dev/null
+wrk -t"$(nproc)" -c"$CONNS" -d1s "$url" >/dev/null
 
 printf '%-6s %12s %12s\n' round "wrk rps" "load rps"
 : >"$tmp/wrk.rps"

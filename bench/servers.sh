@@ -87,15 +87,7 @@ start() {
 	fi
 	pid=$!
 	pids+=("$pid")
-	addr=""
-	for _ in $(seq 100); do
-		addr=$(sed -n 's/.*listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$out" | head -1)
-		[ -n "$addr" ] && return
-		sleep 0.1
-	done
-	echo "servers: $1 did not start:" >&2
-	cat "$out" >&2
-	exit 1
+	addr=$(wait_addr "$out" "servers: $1") || exit 1
 }
 
 stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
@@ -119,8 +111,8 @@ for round in $(seq "$ROUNDS"); do
 		t0=$(cpu_ticks "${spids[$s]}")
 		"$tmp/load" -c "$CONNS" -d "$DURATION" -json "http://${addrs[$s]}/hello" >"$tmp/load.json"
 		t1=$(cpu_ticks "${spids[$s]}")
-		r=$(sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p' "$tmp/load.json")
-		reqs=$(sed -n 's/.*"requests": *\([0-9]*\).*/\1/p' "$tmp/load.json")
+		r=$(json_num rps "$tmp/load.json")
+		reqs=$(json_num requests "$tmp/load.json")
 		us=$(awk -v t=$((t1 - t0)) -v n="$reqs" 'BEGIN { printf "%.1f", t * 10000 / n }')
 		echo "$r" >>"$tmp/rps.${s//\//-}"
 		echo "$us" >>"$tmp/cpu.${s//\//-}"
@@ -136,7 +128,7 @@ pids=()
 # Memory: each server fresh, alone.
 for s in "${servers[@]}"; do
 	start "$s"
-	kib[$s]=$("$tmp/idle" -n "$IDLE" -pid "$pid" -json "$addr" | sed -n 's/.*"kib_per_conn": *\([0-9.]*\).*/\1/p')
+	kib[$s]=$("$tmp/idle" -n "$IDLE" -pid "$pid" -json "$addr" | json_num kib_per_conn)
 	stop
 done
 

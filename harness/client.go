@@ -82,10 +82,20 @@ func checkLoopback(addr string) error {
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !IsLoopback(host) {
 		return fmt.Errorf("dial %s: not a loopback address (the harness only talks to local servers)", addr)
 	}
 	return nil
+}
+
+// IsLoopback reports whether host (an IP address or a name, without a port) is this machine: localhost, or
+// an address in 127.0.0.0/8 or ::1. The course's tools send traffic to no other address.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Raw returns the underlying connection, for what Conn does not offer; bytes moved through it are not
@@ -444,6 +454,11 @@ func writeEscaped(b *strings.Builder, p []byte) {
 // Request builds a request head: "METHOD target HTTP/1.1", a "Host: 127.0.0.1" line unless headers
 // has a Host line, each of headers (as "Name: value"), and the empty line. Append a body if it needs one.
 func Request(method, target string, headers ...string) []byte {
+	return RequestTo("127.0.0.1", method, target, headers...)
+}
+
+// RequestTo builds a request head as Request does, with "Host: host" unless headers has a Host line.
+func RequestTo(host, method, target string, headers ...string) []byte {
 	var b bytes.Buffer
 	b.WriteString(method + " " + target + " HTTP/1.1\r\n")
 	hasHost := false
@@ -452,7 +467,7 @@ func Request(method, target string, headers ...string) []byte {
 		hasHost = hasHost || strings.EqualFold(strings.TrimSpace(name), "Host")
 	}
 	if !hasHost {
-		b.WriteString("Host: 127.0.0.1\r\n")
+		b.WriteString("Host: " + host + "\r\n")
 	}
 	for _, h := range headers {
 		b.WriteString(h + "\r\n")

@@ -67,10 +67,7 @@ func (r *runner) runEvents() error {
 	// the runtime hands the P of a thread blocked in a system call to
 	// another thread, and the loop has to win one back on every wake-up:
 	// a spare P, left idle, spares the loops that handoff.
-	if procs < len(loops)+1 {
-		runtime.GOMAXPROCS(len(loops) + 1)
-		defer runtime.GOMAXPROCS(procs)
-	}
+	defer raiseProcs(len(loops) + 1)()
 	defer func() {
 		for _, l := range loops {
 			if l != nil {
@@ -557,4 +554,32 @@ func (h *timers) Pop() any {
 	t := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return t
+}
+
+// procs is what raiseProcs shares between the runs going on at once.
+var procs struct {
+	sync.Mutex
+	runs  int
+	saved int // GOMAXPROCS before the first of them
+}
+
+// raiseProcs raises GOMAXPROCS to at least n for a run, and returns the function that ends the run's claim:
+// the last run to end puts back the value from before the first.
+func raiseProcs(n int) (restore func()) {
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.runs == 0 {
+		procs.saved = runtime.GOMAXPROCS(0)
+	}
+	procs.runs++
+	if runtime.GOMAXPROCS(0) < n {
+		runtime.GOMAXPROCS(n)
+	}
+	return func() {
+		procs.Lock()
+		defer procs.Unlock()
+		if procs.runs--; procs.runs == 0 && runtime.GOMAXPROCS(0) != procs.saved {
+			runtime.GOMAXPROCS(procs.saved)
+		}
+	}
 }

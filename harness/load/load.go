@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"course/harness"
 )
 
 // Config says what load to generate and for how long.
@@ -127,7 +129,9 @@ const dialPause = 10 * time.Millisecond
 // Run generates the load cfg describes and returns what it measured. It stops
 // at cfg.Duration, after cfg.Requests, or when ctx is done, whichever comes
 // first; requests still in flight then are not counted. It returns an error
-// if cfg is invalid or the system refuses what the run needs.
+// if cfg is invalid or the system refuses what the run needs. While it runs,
+// GOMAXPROCS is one more than the event loops it uses (one per core), and is
+// put back when the last run going on ends.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return run(ctx, cfg, engines[defaultEngine])
 }
@@ -157,7 +161,7 @@ func run(ctx context.Context, cfg Config, engine func(*runner) error) (*Result, 
 	}
 	defer cancel()
 	r := newRunner(ctx, cfg, addr, start)
-	stopProgress := r.progress(cfg.Progress)
+	stopProgress := r.progress(cfg.Progress, 250*time.Millisecond)
 	err = engine(r)
 	elapsed := time.Since(r.start)
 	stopProgress()
@@ -173,11 +177,11 @@ func (cfg *Config) check() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("load: address %q: %w", cfg.Addr, err)
 	}
+	if !harness.IsLoopback(host) {
+		return "", fmt.Errorf("load: refusing to load %q: not a loopback address", cfg.Addr)
+	}
 	if host == "localhost" {
 		host = "127.0.0.1"
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return "", fmt.Errorf("load: refusing to load %q: not a loopback address", cfg.Addr)
 	}
 	switch {
 	case cfg.Conns < 1:
@@ -201,9 +205,6 @@ func (r *Result) summarize(h *hdrhistogram.Histogram) {
 		P999: us(h.ValueAtQuantile(99.9)),
 		Max:  us(h.Max()),
 		Mean: time.Duration(h.Mean() * float64(time.Microsecond)),
-	}
-	if h.TotalCount() == 0 {
-		r.Latency.Max = 0
 	}
 }
 

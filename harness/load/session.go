@@ -79,8 +79,8 @@ func (r *runner) newTally(shared bool) *tally {
 	return t
 }
 
-// progress writes a live progress line to w until the returned func is called.
-func (r *runner) progress(w io.Writer) (stop func()) {
+// progress writes a live progress line to w every period until the returned func is called, which clears it.
+func (r *runner) progress(w io.Writer, period time.Duration) (stop func()) {
 	if w == nil {
 		return func() {}
 	}
@@ -88,7 +88,7 @@ func (r *runner) progress(w io.Writer) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(250 * time.Millisecond)
+		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for {
 			select {
@@ -124,7 +124,7 @@ func (r *runner) result(elapsed time.Duration) *Result {
 	}
 	h := hdrhistogram.New(histMin, histMax, histFigures)
 	for _, t := range r.tallies {
-		res.Requests += t.responses
+		res.Requests += t.answered.Load()
 		res.Bytes += t.bytes
 		res.Reconnects += t.reconnects
 		if t.ok > 0 {
@@ -150,15 +150,14 @@ func (r *runner) result(elapsed time.Duration) *Result {
 type tally struct {
 	mu         *sync.Mutex
 	hist       *hdrhistogram.Histogram
-	responses  int64
 	ok         int64 // responses with status 200, the common case
 	status     map[int]int64
 	errors     map[string]int64
 	bytes      int64
 	reconnects int64
 
-	// For the progress line, read while the run goes on.
-	answered atomic.Int64
+	// Read while the run goes on, for the progress line.
+	answered atomic.Int64 // responses
 	failed   atomic.Int64
 }
 
@@ -183,7 +182,6 @@ func (t *tally) record(status int, latency time.Duration) {
 	} else {
 		t.status[status]++
 	}
-	t.responses++
 	t.unlock()
 	t.answered.Add(1)
 }

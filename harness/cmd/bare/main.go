@@ -90,6 +90,9 @@ func listen(addr string) (int, string, error) {
 	return fd, net.JoinHostPort(host, strconv.Itoa(got.(*unix.SockaddrInet4).Port)), nil
 }
 
+// dateFormat is the form of the Date header (RFC 9110, section 5.6.7).
+const dateFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
+
 // loop is one event loop: its own epoll instance, the shared listener, and the connections it accepted.
 type loop struct {
 	epfd, lfd int
@@ -157,29 +160,38 @@ func (l *loop) serve(fd int) {
 		unix.Close(fd) // the client closed, or a reset; EAGAIN cannot happen after level-triggered EPOLLIN
 		return
 	}
-	const end = "\r\n\r\n"
-	m := int(l.matched[fd])
-	l.out = l.out[:0]
-	for _, b := range l.buf[:n] {
-		switch {
-		case b == end[m]:
-			m++
-		case b == '\r':
-			m = 1
-		default:
-			m = 0
-		}
-		if m == len(end) {
-			l.out = append(l.out, l.hello()...)
-			m = 0
-		}
-	}
+	heads, m := countHeads(int(l.matched[fd]), l.buf[:n])
 	l.matched[fd] = int8(m)
+	l.out = l.out[:0]
+	for range heads {
+		l.out = append(l.out, l.hello()...)
+	}
 	if len(l.out) > 0 {
 		if w, err := unix.Write(fd, l.out); err != nil || w < len(l.out) {
 			unix.Close(fd) // no buffering: a client that does not take its answer at once is dropped
 		}
 	}
+}
+
+// countHeads counts the ends of request heads ("\r\n\r\n") in b, a read that follows one ending with the first
+// m bytes of such an end, and returns them with the number of bytes of an end that b ends with.
+func countHeads(m int, b []byte) (heads, partial int) {
+	const end = "\r\n\r\n"
+	for _, c := range b {
+		switch {
+		case c == end[m]:
+			m++
+		case c == '\r':
+			m = 1
+		default:
+			m = 0
+		}
+		if m == len(end) {
+			heads++
+			m = 0
+		}
+	}
+	return heads, m
 }
 
 // hello returns the answer to one request, with a Date header of this second.
@@ -189,7 +201,7 @@ func (l *loop) hello() []byte {
 		l.second = s
 		body := "Hello, World!\n"
 		l.answer = fmt.Appendf(l.answer[:0], "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nDate: %s\r\nContent-Length: %d\r\n\r\n%s",
-			now.UTC().Format(time.RFC1123[:len(time.RFC1123)-3]+"GMT"), len(body), body)
+			now.UTC().Format(dateFormat), len(body), body)
 	}
 	return l.answer
 }

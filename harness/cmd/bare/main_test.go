@@ -61,8 +61,26 @@ func TestAnswersEveryHead(t *testing.T) {
 }
 
 func TestRefusesOtherAddresses(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:0", "10.0.0.1:80", "localhost", "127.0.0.1:99999"} {
+	for _, addr := range []string{"0.0.0.0:0", "10.0.0.1:80", "localhost:80", "127.0.0.1", "127.0.0.1:99999"} {
 		_, _, err := listen(addr)
 		require.Error(t, err, addr)
+	}
+}
+
+// TestCountHeads cuts request heads at every byte, as reads may, and counts their ends.
+func TestCountHeads(t *testing.T) {
+	for _, stream := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: a\rb\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\r\n\r\n\r\n\r\n",
+	} {
+		want, _ := countHeads(0, []byte(stream))
+		require.Equal(t, strings.Count(stream, "\r\n\r\n"), want, "%q in one read", stream)
+		for cut := range len(stream) + 1 {
+			a, m := countHeads(0, []byte(stream[:cut]))
+			b, m := countHeads(m, []byte(stream[cut:]))
+			require.Equal(t, want, a+b, "%q cut after %d bytes", stream, cut)
+			require.Zero(t, m, "%q ends with a whole head", stream)
+		}
 	}
 }

@@ -125,8 +125,7 @@ func checkLoopback(addr string) error {
 	if err != nil {
 		return err
 	}
-	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !harness.IsLoopback(host) {
 		return fmt.Errorf("%s is not a loopback address: this tool only measures servers on this machine", addr)
 	}
 	return nil

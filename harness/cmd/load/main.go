@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	load [-c 50] [-d 5s] [-n N] [-rate R] [-pipeline P] [-timeout T]
+//	load [-c N] [-d D] [-n N] [-rate R] [-pipeline P] [-timeout T]
 //	     [-H 'Name: value']... [-m METHOD] [-body STR] [-json] http://127.0.0.1:PORT/path
 //
 // It runs for 10 seconds unless -d or -n says otherwise; with both, whichever
@@ -25,9 +25,12 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"course/harness"
 	"course/harness/load"
 )
 
@@ -132,8 +135,7 @@ func request(rawURL, method string, hdrs headers, body string) (addr string, req
 	if port == "" {
 		port = "80"
 	}
-	ip := net.ParseIP(host)
-	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !harness.IsLoopback(host) {
 		return "", nil, fmt.Errorf("refusing to load %s: %q is not a loopback address; "+
 			"this tool only loads servers on this machine (127.0.0.1, ::1, localhost)", rawURL, host)
 	}
@@ -141,25 +143,12 @@ func request(rawURL, method string, hdrs headers, body string) (addr string, req
 		return "", nil, fmt.Errorf("bad method %q", method)
 	}
 
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", method, u.RequestURI())
-	hasHost := false
-	for _, h := range hdrs {
-		name, _, _ := strings.Cut(h, ":")
-		hasHost = hasHost || strings.EqualFold(strings.TrimSpace(name), "Host")
-	}
-	if !hasHost {
-		fmt.Fprintf(&b, "Host: %s\r\n", u.Host)
-	}
-	for _, h := range hdrs {
-		fmt.Fprintf(&b, "%s\r\n", h)
-	}
+	h := slices.Clone(hdrs)
 	if body != "" || method == "POST" || method == "PUT" {
-		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
+		h = append(h, "Content-Length: "+strconv.Itoa(len(body)))
 	}
-	b.WriteString("\r\n")
-	b.WriteString(body)
-	return net.JoinHostPort(host, port), []byte(b.String()), nil
+	req = append(harness.RequestTo(u.Host, method, u.RequestURI(), h...), body...)
+	return net.JoinHostPort(host, port), req, nil
 }
 
 // report is the -json output.
