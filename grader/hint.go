@@ -56,7 +56,7 @@ func showHint(w io.Writer, root string, ch *specs.Chapter) int {
 			return exitPass
 		}
 		if !failed.Ran && rep.Start != "" {
-			fmt.Fprintf(w, "At your last grade of chapter %d (%d/%d) your server did not start, so no spec could run.\n", ch.Number, rep.Score, rep.Total)
+			fmt.Fprintf(w, "At your last grade of chapter %d (%d/%d) your server did not start, so the specs that need it did not run.\n", ch.Number, rep.Score, rep.Total)
 			if words := failed.LastWords(); words != "" {
 				fmt.Fprintf(w, "It exited as it started, saying: %s\n", words)
 			}

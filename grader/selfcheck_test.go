@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,6 +158,7 @@ var knownBads = []knownBad{
 		"no-timers":             {"3.4"},
 		"blocking-write":        {"3.5"},
 		"stuck-backpressure":    {"3.5"},
+		"unbounded-output":      {"3.5"},
 		"accept-spin":           {"3.6"},
 		"inline-app":            {"3.7", "3.8"},
 		"multithread-false":     {"3.9"},
@@ -189,6 +191,28 @@ func TestKnownBadServersFail(t *testing.T) {
 			if kb.race {
 				cmd = "env GORACE=atexit_sleep_ms=0 " + cmd
 			}
+			// Without a flaw, the fixture passes every spec its flaws fail: what fails them is the flaw.
+			t.Run("none", func(t *testing.T) {
+				t.Parallel()
+				var ids []string
+				for _, f := range names {
+					ids = append(ids, kb.flaws[f]...)
+				}
+				slices.Sort(ids)
+				ids = slices.Compact(ids)
+				_, rep := gradeJSON(t, "-chapter", fmt.Sprint(kb.chapter), "-cmd", cmd+" -flaw none -addr {addr}",
+					"-run", strings.Join(quoteAll(ids), "|"))
+				for _, id := range ids {
+					var found bool
+					for _, r := range rep.Results {
+						if r.ID == id {
+							found = true
+							require.True(t, r.Passed, "without a flaw, %s must pass spec %s:\n%s", kb.fixture, id, describe(rep))
+						}
+					}
+					require.True(t, found, "spec %s did not run", id)
+				}
+			})
 			for _, flaw := range names {
 				ids := kb.flaws[flaw]
 				t.Run(flaw, func(t *testing.T) {

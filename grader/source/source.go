@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/tools/go/packages"
+	"golang.org/x/tools/go/types/typeutil"
 )
 
 // LoadTimeout bounds Load when its context has no deadline: loading type-checks the package's dependencies.
@@ -84,33 +85,11 @@ func Load(ctx context.Context, dir string) (*Package, error) {
 	return out, nil
 }
 
-// callee returns the function or method a call reaches, if it is a named one.
+// callee returns the function or method a call reaches, if it is a named one (a generic function too, with
+// or without its type arguments).
 func callee(info *types.Info, call *ast.CallExpr) *types.Func {
-	var id *ast.Ident
-	switch fun := ast.Unparen(call.Fun).(type) {
-	case *ast.Ident:
-		id = fun
-	case *ast.SelectorExpr:
-		id = fun.Sel
-	case *ast.IndexExpr: // a generic function with its type arguments
-		return calleeOf(info, fun.X)
-	default:
-		return nil
-	}
-	fn, _ := info.Uses[id].(*types.Func)
+	fn, _ := typeutil.Callee(info, call).(*types.Func)
 	return fn
-}
-
-func calleeOf(info *types.Info, x ast.Expr) *types.Func {
-	switch x := ast.Unparen(x).(type) {
-	case *ast.Ident:
-		fn, _ := info.Uses[x].(*types.Func)
-		return fn
-	case *ast.SelectorExpr:
-		fn, _ := info.Uses[x.Sel].(*types.Func)
-		return fn
-	}
-	return nil
 }
 
 // Imported returns the imports of p among paths (an entry "net/http/" stands for every package under

@@ -35,6 +35,9 @@ type Report struct {
 	Start string `json:"start,omitempty"`
 	// Notice is said under the score: the learner's code uses the reference answer to the exercise.
 	Notice string `json:"notice,omitempty"`
+	// Unread are the specs that read the code ("3.1 title"), left out of the run and of the total when there
+	// is no code to read: the grader runs a command (-cmd).
+	Unread []string `json:"unread,omitempty"`
 	// NextChapter is the chapter that follows, 0 for the last.
 	NextChapter int `json:"next_chapter,omitempty"`
 
@@ -115,7 +118,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // LastWords returns the last line the server printed when it exited during this spec, or at its start when the
 // spec could not run, or "": a server that stops with a message (such as a starter's "accept (loop.go) is not
-// written yet") says there what to do.
+// written yet") says there what to do. A server that panicked ends with a stack: its "panic:" line is
+// returned instead.
 func (r *Result) LastWords() string {
 	said := r.Server
 	if m, ok := strings.CutPrefix(r.Message, "not run: the server did not start: "); ok && !r.Ran {
@@ -129,5 +133,10 @@ func (r *Result) LastWords() string {
 		return ""
 	}
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return strings.TrimSpace(l)
+		}
+	}
 	return strings.TrimSpace(lines[len(lines)-1])
 }

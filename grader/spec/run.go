@@ -48,6 +48,10 @@ func Run(ctx context.Context, cfg Config) Report {
 		r.cfg.Grace = DefaultGrace
 	}
 	for i := range cfg.Specs {
+		if sp := &cfg.Specs[i]; sp.Static && cfg.Source == "" {
+			r.rep.Unread = append(r.rep.Unread, sp.ID+" "+sp.Title)
+			continue
+		}
 		res := r.spec(ctx, &cfg.Specs[i])
 		r.rep.Results = append(r.rep.Results, res)
 		r.rep.Total += res.Points

@@ -194,6 +194,17 @@ func TestRunStaticSpecNeedsNoServer(t *testing.T) {
 	require.Equal(t, 2, rep.Score)
 }
 
+func TestRunStaticSpecWithoutCode(t *testing.T) {
+	cfg := fakeConfig(t,
+		Spec{ID: "9.1", Points: 1, Check: func(t *T) {}},
+		Spec{ID: "9.2", Title: "reads the code", Points: 2, Static: true, Check: func(t *T) { t.Errorf("must not run") }},
+	)
+	rep := Run(context.Background(), cfg)
+	require.Len(t, rep.Results, 1, "a spec that reads the code is left out when there is none")
+	require.Equal(t, []string{"9.2 reads the code"}, rep.Unread)
+	require.Equal(t, 1, rep.Total, "and out of the total")
+}
+
 func TestRunStoppedByContext(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(errors.New("the time limit of the whole run (-timeout 1s) ran out"))

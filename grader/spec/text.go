@@ -161,6 +161,9 @@ func (p *Printer) Footer(r *Report) {
 		score = p.paint(red+bold, score)
 	}
 	fmt.Fprintln(p.W, score)
+	for _, u := range r.Unread {
+		fmt.Fprintf(p.W, "%s not graded: %s (it reads the Go code, and the grader runs a command)\n", p.paint(yellow, "NOTE"), u)
+	}
 	if r.Notice != "" {
 		fmt.Fprintf(p.W, "%s %s\n", p.paint(yellow, "NOTE"), r.Notice)
 	}

@@ -106,6 +106,13 @@ func TestPrinterNextStep(t *testing.T) {
 				Message: "the server exited during this check (exit status 1)",
 				Server:  "the server exited (exit status 1); its last output:\nlistening on 127.0.0.1:1\nread (conn.go) is not written yet: see its TODO\n"}}
 		}, "Next step: your server stopped during 1.1, saying: read (conn.go) is not written yet: see its TODO\nMore help: make hint CHAPTER=1\n"},
+		{"the server panicked", func(r *Report) {
+			r.Start = ""
+			r.Results = []Result{{ID: "1.1", Title: "GET /hello is answered", Points: 2, Ran: true,
+				Message: "the server exited during this check (exit status 2)",
+				Server: "the server exited (exit status 2); its last output:\npanic: runtime error: index out of range [3] with length 3\n\n" +
+					"goroutine 1 [running]:\nmain.(*loop).read(...)\n\t/x/conn.go:88 +0x45\n"}}
+		}, "Next step: your server stopped during 1.1, saying: panic: runtime error: index out of range [3] with length 3\nMore help: make hint CHAPTER=1\n"},
 		{"interrupted", func(r *Report) { r.Stopped = "interrupt signal received" },
 			"The run was stopped before the end (interrupt signal received): the specs not run count as failed. Run make grade CHAPTER=1 again.\n"},
 		{"left processes behind", func(r *Report) {

@@ -20,19 +20,22 @@ const readme2 = "chapters/02-threaded/README.md"
 
 // The pool the chapter 2 server is started with; specs that need another size start a server of their own.
 const (
-	workers2 = 4
-	queue2   = 8
-	workers6 = 2 // spec 2.6's -workers
+	workers2    = 4
+	queue2      = 8
+	hungWorkers = 2 // spec 2.6's -workers, all of them hung at first
 )
+
+// poolFlags are the flags of a chapter's pool: its size, its queue, and short timeouts.
+func poolFlags(workers, queue int) []string {
+	return []string{"-workers", strconv.Itoa(workers), "-queue", strconv.Itoa(queue), "-queue-timeout", "2s", "-request-timeout", "5s"}
+}
 
 func chapter2() *Chapter {
 	return &Chapter{
-		Number: 2,
-		Slug:   "02-threaded",
-		Title:  "threaded",
-		Flags: append(flags1(),
-			"-workers", strconv.Itoa(workers2), "-queue", strconv.Itoa(queue2),
-			"-queue-timeout", "2s", "-request-timeout", "5s"),
+		Number:    2,
+		Slug:      "02-threaded",
+		Title:     "threaded",
+		Flags:     append(flags1(), poolFlags(workers2, queue2)...),
 		Race:      true,
 		Reference: []string{"pool.NewLimiter(", "pool.New("}, // the reference answers to chapter 2's pool
 		Specs:     append(correctness1(nil), threaded2()...),
@@ -85,7 +88,7 @@ func threaded2() []spec.Spec {
 		},
 		{
 			ID: "2.6", Title: "a hung request gets 504; its worker is freed", Points: 2, Timeout: 12 * time.Second,
-			Flags: []string{"-workers", strconv.Itoa(workers6), "-request-timeout", "500ms"},
+			Flags: []string{"-workers", strconv.Itoa(hungWorkers), "-request-timeout", "500ms"},
 			Why:   readme2 + "#timeouts-and-504",
 			Hint:  "start a timer of -request-timeout with the app (time.AfterFunc); when it fires, answer 504 Gateway Timeout (the late function pool.Answer gives Do), let the app finish on its own (Go cannot kill a goroutine) and give its place to the next request: the abandoned call holds neither a place nor room in the queue, and the pool keeps its size.",
 			Repro: "curl -si 'http://{addr}/sleep?ms=3000' & curl -si 'http://{addr}/sleep?ms=3000' & sleep 1; time curl -s 'http://{addr}/sleep?ms=200'; wait   # with -workers 2 -request-timeout 500ms",
@@ -442,11 +445,11 @@ func checkRequestTimeout(t *spec.T) {
 	t.Run("the queue kept its room", func(t *spec.T) {
 		// -workers 2 -queue 8 hold 10 requests. The two requests above are counted out just after their
 		// answers were written: a pause, and one request fewer than the bound, leave them time and room.
-		const n = workers6 + queue2 - 1
+		const n = hungWorkers + queue2 - 1
 		time.Sleep(200 * time.Millisecond)
 		req := sleepReq(100)
 		t.Expect(req, "", fmt.Sprintf("%d answers 200 OK, sent at once, while the two abandoned calls still sleep: "+
-			"-workers %d -queue %d hold %d requests", n, workers6, queue2, workers6+queue2))
+			"-workers %d -queue %d hold %d requests", n, hungWorkers, queue2, hungWorkers+queue2))
 		for i, a := range sendAll(dialAll(t, n), req, 5*time.Second) {
 			switch {
 			case a.err != nil:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,10 +30,8 @@ func chapter3() *Chapter {
 		Number: 3,
 		Slug:   "03-event-driven",
 		Title:  "event-driven",
-		Flags: append(flags1(),
-			"-workers", strconv.Itoa(workers3), "-queue", strconv.Itoa(queue3),
-			"-queue-timeout", "2s", "-request-timeout", "5s"),
-		Specs: append(withHints(correctness1(nil), loopHints), eventDriven3()...),
+		Flags:  append(flags1(), poolFlags(workers3, queue3)...),
+		Specs:  append(withHints(correctness1(nil), loopHints), eventDriven3()...),
 	}
 }
 
@@ -61,11 +58,11 @@ func withHints(specs []spec.Spec, hints map[string]string) []spec.Spec {
 func eventDriven3() []spec.Spec {
 	return []spec.Spec{
 		{
-			ID: "3.1", Title: "architecture: epoll through x/sys/unix, no package net, no goroutine per connection", Points: 3, Static: true,
+			ID: "3.1", Title: "epoll through x/sys/unix: no net, no go statement", Points: 3, Static: true,
 			Timeout: 90 * time.Second, // it type-checks the package, which may compile its dependencies
 			Why:     readme3 + "#leaving-package-net",
-			Hint:    "make sockets with unix.Socket, unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) and watch them with unix.EpollWait in one loop; package net would hand each socket to Go's own netpoller, and a go statement per connection is chapter 2's design, not this one.",
-			Repro:   "go list -f '{{join .Imports \"\\n\"}}' ./chapters/03-event-driven; grep -n 'go func\\|go [a-z]*(' chapters/03-event-driven/*.go",
+			Hint:    "make sockets with unix.Socket, unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) and watch them with unix.EpollWait in one loop; package net would hand each socket to Go's own netpoller, and the chapter's code starts no goroutine (no go statement, no WaitGroup.Go): a goroutine per connection is chapter 2's design, and the pool's workers are given.",
+			Repro:   "go list -f '{{join .Imports \"\\n\"}}' ./chapters/03-event-driven; grep -nE '^\\s*go |\\.Go\\(' chapters/03-event-driven/*.go",
 			Check:   checkArchitecture,
 		},
 		{
@@ -73,42 +70,42 @@ func eventDriven3() []spec.Spec {
 			Flags: []string{"-idle-timeout", "60s"},
 			Why:   readme3 + "#one-thread-thousands-of-connections",
 			Hint:  "one thread runs the loop and watches every socket; a thread (or an OS-thread-locked goroutine) per connection costs a stack and a context switch each, which is what the event loop avoids.",
-			Repro: "go run ./harness/cmd/idle -n 2000 -settle 10s -pid $(pgrep -f -- '-addr {addr}') {addr} & sleep 5; grep Threads /proc/$(pgrep -f -- '-addr {addr}')/status; wait",
+			Repro: "go run ./harness/cmd/idle -n 2000 -settle 10s -pid $(pgrep -nf -- '-addr {addr}') {addr} & sleep 5; grep Threads /proc/$(pgrep -nf -- '-addr {addr}')/status; wait",
 			Check: checkThreads,
 		},
 		{
-			ID: "3.3", Title: "2,000 idle keep-alive connections cost little memory, and a fresh request is answered at once", Points: 3, Timeout: 30 * time.Second,
+			ID: "3.3", Title: "2,000 idle connections: little memory, fast answer", Points: 3, Timeout: 30 * time.Second,
 			Flags: []string{"-idle-timeout", "60s"},
 			Why:   readme3 + "#one-thread-thousands-of-connections",
 			Hint:  "an idle connection should cost a descriptor and a small struct in the loop's table, no goroutine and no buffer of its own until bytes arrive; and every descriptor must be watched (a select(2)-style limit of 1024 leaves the rest unserved).",
-			Repro: "go run ./harness/cmd/idle -n 2000 -pid $(pgrep -f -- '-addr {addr}') {addr}; curl -s -w ' %{time_total}s\\n' http://{addr}/hello",
+			Repro: "go run ./harness/cmd/idle -n 2000 -settle 10s -pid $(pgrep -nf -- '-addr {addr}') {addr} & sleep 5; curl -s -w ' %{time_total}s\\n' http://{addr}/hello; wait",
 			Check: checkIdleCrowd,
 		},
 		{
-			ID: "3.4", Title: "slowloris: 200 trickling clients do not delay others and are closed at the header deadline", Points: 3, Timeout: 15 * time.Second,
+			ID: "3.4", Title: "slowloris: 200 slow heads delay nobody, are cut", Points: 3, Timeout: 15 * time.Second,
 			Why:   readme3 + "#timers",
 			Hint:  "give each connection a header deadline when its request starts (a timer in the loop's heap), and close the connection when it passes; the loop's epoll_wait sleeps only until the nearest timer.",
 			Repro: "for i in $(seq 20); do (printf 'GET /hello HTTP/1.1\\r\\n'; sleep 3) | nc {host} {port} & done; curl -s -w ' %{time_total}s\\n' http://{addr}/hello; wait   # closed after -header-timeout 1s",
 			Check: checkSlowlorisCrowd,
 		},
 		{
-			ID: "3.5", Title: "a slow reader of /big does not delay others, and memory stays bounded", Points: 3, Timeout: 20 * time.Second,
+			ID: "3.5", Title: "an unread /big delays nobody; memory stays bounded", Points: 3, Timeout: 20 * time.Second,
 			Flags: []string{"-write-timeout", "60s"},
 			Why:   readme3 + "#write-buffering-and-backpressure",
 			Hint:  "write until EAGAIN, keep the rest, and ask epoll for EPOLLOUT; never block the loop on a write. Bound what is buffered per connection: when it is full, stop pulling the response from the app (the worker waits) until the socket drains.",
-			Repro: "curl -s --limit-rate 10k -o /dev/null 'http://{addr}/big?bytes=67108864' & sleep 1; curl -s -w ' %{time_total}s\\n' http://{addr}/hello; grep VmRSS /proc/$(pgrep -f -- '-addr {addr}')/status; kill %1",
+			Repro: "curl -s --limit-rate 10k -o /dev/null 'http://{addr}/big?bytes=67108864' & sleep 1; curl -s -w ' %{time_total}s\\n' http://{addr}/hello; grep VmRSS /proc/$(pgrep -nf -- '-addr {addr}')/status; kill %1",
 			Check: checkUnreadBig,
 		},
 		{
-			ID: "3.6", Title: "out of file descriptors: no crash, no spin, serves again", Points: 3, Timeout: 20 * time.Second,
+			ID: "3.6", Title: "out of descriptors: no crash, no spin, recovers", Points: 3, Timeout: 20 * time.Second,
 			Fresh: true,
 			Why:   readme3 + "#running-out-of-file-descriptors",
 			Hint:  "when accept4 fails with EMFILE or ENFILE, stop watching the listening socket for a while (call the given l.pauseAccept(now) and return) instead of going straight back to epoll_wait, which would report it readable again at once: a loop that spins burns a whole core and starves the connections it has.",
-			Repro: "prlimit --pid $(pgrep -f -- '-addr {addr}') --nofile=32:32; for i in $(seq 64); do curl -s -m 3 -o /dev/null http://{addr}/hello & done; top -b -n 3 -d 1 -p $(pgrep -f -- '-addr {addr}'); wait",
+			Repro: "prlimit --pid $(pgrep -nf -- '-addr {addr}') --nofile=32:32; for i in $(seq 64); do curl -s -m 3 -o /dev/null http://{addr}/hello & done; top -b -n 3 -d 1 -p $(pgrep -nf -- '-addr {addr}'); wait",
 			Check: checkOutOfFiles,
 		},
 		{
-			ID: "3.7", Title: "offload: 20 requests of /sleep?ms=300 at once finish in a few waves, not 6 s", Points: 2, Timeout: 15 * time.Second,
+			ID: "3.7", Title: "offload: 20 slow requests finish in a few waves", Points: 2, Timeout: 15 * time.Second,
 			Why:   readme3 + "#offloading-the-application",
 			Hint:  "the app blocks, as a WSGI app may: hand each call to the pool of -workers (the given offload calls l.pool.Go) and let a worker wake the loop through the eventfd when the response is ready; check that run reads the eventfd and handles takeReady's replies (onReply) every turn, and that write and watch send what onReply puts in c.out. Never call the app on the loop's thread.",
 			Repro: "time (for i in $(seq 20); do curl -s -o /dev/null 'http://{addr}/sleep?ms=300' & done; wait)   # about 1 s with 8 workers, 6 s on the loop",
@@ -122,7 +119,7 @@ func eventDriven3() []spec.Spec {
 			Check: checkCPUStall,
 		},
 		{
-			ID: "3.9", Title: "wsgi.multithread is true: the app runs on the pool's workers", Points: 1,
+			ID: "3.9", Title: "wsgi.multithread is true: the pool's workers", Points: 1,
 			Why:   readme3 + "#what-the-gateway-sees",
 			Hint:  "the loop is one thread, but the app runs on several pool workers at once and must be told so: wsgi.multithread true (gateway.Server.MultiThread). It is still one process: wsgi.multiprocess stays false.",
 			Repro: "curl -s http://{addr}/env | grep -o '\"wsgi.multi[a-z]*\":\"[a-z]*\"'",
@@ -150,10 +147,6 @@ var goCalls = []string{"(*sync.WaitGroup).Go", "(*golang.org/x/sync/errgroup.Gro
 
 func checkArchitecture(t *spec.T) {
 	dir := t.Source()
-	if dir == "" {
-		t.Note("not checked: the grader runs a command (-cmd) and reads only Go code; spec 3.2 counts the server's threads instead")
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
 	p, err := source.Load(ctx, dir)
@@ -166,11 +159,11 @@ func checkArchitecture(t *spec.T) {
 			"loop of its own; in this chapter you write that loop, with golang.org/x/sys/unix", strings.Join(found, "; "))
 	}
 	if found := p.Called(blockingCalls...); len(found) > 0 {
-		t.Errorf("the server calls %s: those serve connections the blocking way of chapters 1 and 2", strings.Join(found, "; "))
+		t.Errorf("the server calls %s: those serve connections the blocking way of chapters 1 and 2", names(found))
 	}
 	if found := append(p.Go, p.Called(goCalls...)...); len(found) > 0 {
 		t.Errorf("the server starts goroutines (%s): the loop must serve every connection itself, and hand app calls "+
-			"to the pool without a goroutine of its own per request (the given offload code shows how)", strings.Join(found, "; "))
+			"to the pool's workers, which are given, without a goroutine of its own (the given offload code shows how)", names(found))
 	}
 	if len(p.Called(epollCalls...)) == 0 {
 		t.Errorf("the server never calls unix.EpollWait: the loop waits for its sockets in epoll_wait")
@@ -178,6 +171,11 @@ func checkArchitecture(t *spec.T) {
 	if len(p.Called(acceptCalls...)) == 0 {
 		t.Errorf("the server never calls unix.Accept4: the loop accepts its connections itself")
 	}
+}
+
+// names joins what the source package found, without the course's module path, which says nothing to a learner.
+func names(found []string) string {
+	return strings.ReplaceAll(strings.Join(found, "; "), "course/chapters/", "")
 }
 
 // usage reads what the server's processes use now; failing to is fatal.
@@ -255,21 +253,22 @@ func checkIdleCrowd(t *spec.T) {
 	if per > most {
 		t.Errorf("%d idle keep-alive connections grew the server's memory by %.1f MiB, %.1f KiB each, want at most %d KiB: "+
 			"an idle connection should cost its descriptor and a small struct, not a goroutine, a thread or buffers "+
-			"of its own (a server built with -race takes several times the memory: grade without it)", crowd3, float64(after.RSS-before.RSS)/(1<<20), per/1024, most>>10)
+			"of its own (a server built with go build -race takes several times as much: the grader builds without it)", crowd3, float64(after.RSS-before.RSS)/(1<<20), per/1024, most>>10)
 	}
 
 	answeredQuickly(t, fmt.Sprintf("with %d idle keep-alive connections open", crowd3), quick)
 	req := get("/hello")
 
-	// The idle connections must still be served: a server may not drop them to make room.
-	for i := 0; i < len(idle); i += len(idle) / 10 {
+	// The idle connections must still be served, the last opened as well as the first: a server may not drop
+	// them to make room.
+	for _, i := range []int{0, len(idle) / 4, len(idle) / 2, 3 * len(idle) / 4, len(idle) - 1} {
 		if err := idle[i].SendString(req); err != nil {
 			t.Fatalf("idle connection %d of %d: %s: %v", i+1, crowd3, firstLine(req), err)
 		}
 		r, err := idle[i].ReadResponse(answerWait, false)
 		if err != nil {
 			t.Fatalf("idle connection %d of %d, after the others opened: %s: %v; every connection must stay served, "+
-				"the 2,000th as well as the first", i+1, crowd3, firstLine(req), err)
+				"the last opened as well as the first", i+1, crowd3, firstLine(req), err)
 		}
 		wantStatus(t, r, req, 200)
 	}
@@ -322,22 +321,10 @@ func checkUnreadBig(t *spec.T) {
 	}
 	t.Logf("%d clients asked for %d MiB each and read nothing", readers, size>>20)
 
-	req := get("/hello")
-	for i := range 3 {
+	for range 3 {
 		time.Sleep(300 * time.Millisecond)
-		c := t.Dial()
-		begin := time.Now()
-		send(t, c, req, fmt.Sprintf("200 OK within %v while %d clients do not read their responses", quick, readers))
-		r, err := c.ReadResponse(2*time.Second, false)
-		if err != nil {
-			t.Fatalf("fresh request %d of 3: %s, while %d clients did not read their GET /big: %v: does the loop block "+
-				"in a write to a client that does not read?", i+1, firstLine(req), readers, err)
-		}
-		wantStatus(t, r, req, 200)
-		if took := time.Since(begin); took > quick {
-			t.Errorf("fresh request %d of 3: %s took %v while %d clients did not read their responses, want under %v",
-				i+1, firstLine(req), took.Round(time.Millisecond), readers, quick)
-		}
+		answeredQuickly(t, fmt.Sprintf("while %d clients did not read their GET /big (does the loop block in a write "+
+			"to a client that does not read?)", readers), quick)
 	}
 
 	// Backpressure must let go too: a client that reads gets a big response whole, at once.
@@ -433,7 +420,7 @@ func checkOutOfFiles(t *spec.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			what := "no answer"
+			var what string
 			if err != nil {
 				what = harness.DescribeNetError(err)
 			} else {
@@ -490,7 +477,7 @@ func checkCPUStall(t *spec.T) {
 	}
 	rc := read(t, busy, cpu, "200 OK after a second of CPU")
 	wantStatus(t, rc, cpu, 200)
-	t.Note(fmt.Sprintf("while %s ran, %s took at most %v: the loop was stalled that long", firstLine(cpu), firstLine(req), worst.Round(100*time.Microsecond)))
+	t.Note(fmt.Sprintf("while %s ran, the longest wait for %s was %v", firstLine(cpu), firstLine(req), worst.Round(100*time.Microsecond)))
 	if worst > most {
 		t.Errorf("while %s ran, %s waited up to %v, want under %v: the CPU-bound app call runs on the loop's thread, "+
 			"and every connection waits until it returns", firstLine(cpu), firstLine(req), worst.Round(time.Millisecond), most)

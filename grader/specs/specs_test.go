@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -201,4 +202,41 @@ func TestPick(t *testing.T) {
 	env := map[string]string{"A": "1", "B": ""}
 	require.Equal(t, map[string]string{"A": "1", "B": "", "C": "(missing)"}, pick(env, []string{"A", "B", "C"}))
 	require.Equal(t, []string{"A", "B"}, keys(env))
+}
+
+// TestArchitectureFails checks that spec 3.1 fails on each thing it looks for, alone, and passes without them.
+func TestArchitectureFails(t *testing.T) {
+	ch, err := ForChapter(3)
+	require.NoError(t, err)
+	var arch []spec.Spec
+	for _, sp := range ch.Specs {
+		if sp.ID == "3.1" {
+			arch = append(arch, sp)
+		}
+	}
+	require.Len(t, arch, 1, "chapter 3 has a spec 3.1")
+	tests := []struct {
+		dir  string
+		want string // in the failure; "" for a pass
+	}{
+		{"ok", ""},
+		{"gostmt", "starts goroutines (main.go:11)"},
+		{"wggo", "starts goroutines ((*sync.WaitGroup).Go (main.go:13))"},
+		{"netimport", "imports net (main.go:5)"},
+		{"blocking", "calls launch.Accept (main.go:13)"},
+		{"noepoll", "never calls unix.EpollWait"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			rep := spec.Run(context.Background(), spec.Config{Chapter: 3, Specs: arch, Source: filepath.Join("testdata", "arch", tt.dir)})
+			require.Len(t, rep.Results, 1)
+			r := rep.Results[0]
+			if tt.want == "" {
+				require.True(t, r.Passed, r.Message)
+				return
+			}
+			require.False(t, r.Passed, "3.1 must fail on testdata/arch/%s", tt.dir)
+			require.Contains(t, r.Message, tt.want)
+		})
+	}
 }
