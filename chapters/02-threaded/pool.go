@@ -21,9 +21,9 @@ import (
 //     pool.ErrQueueTimeout (503);
 //   - a job that runs longer than cfg.RunTimeout (if positive) is abandoned: the pool calls the job's late
 //     function as soon as the run timeout has passed, from a goroutine other than the one running the job
-//     (pool.Answer's late writes the 504), and gives the job's place to the next job. Go cannot stop a goroutine from the outside, so this
-//     is the only way to keep cfg.Workers places for the other requests. Do returns pool.ErrRunTimeout when
-//     the job ends;
+//     (pool.Answer's late writes the 504), and gives the job's place to the next job. Go cannot stop a
+//     goroutine from the outside, so this is the only way to keep cfg.Workers places for the other requests.
+//     Do returns pool.ErrRunTimeout when the job ends;
 //   - once Close is called, Do returns pool.ErrClosed (503).
 //
 // Do and Close are called from many goroutines at once: run the server with `go run -race` to find the
@@ -62,8 +62,9 @@ func (p *workerPool) Do(ctx context.Context, fn func(), late func()) error {
 	// The run timeout: time.AfterFunc(cfg.RunTimeout, ...) started just before fn (and stopped after it)
 	// can call late, give the place back and count the job out. Beware the moment when the timer fires just
 	// as fn returns: exactly one of them must give the place back and count the job out (an atomic state
-	// per job, set with CompareAndSwap, or a mutex), or the pool gains or loses a place. An abandoned job
-	// holds neither a place nor room in the queue.
+	// per job, set with CompareAndSwap, which changes it only if it still holds the old value and says whether
+	// it did; or a mutex), or the pool gains or loses a place. An abandoned job holds neither a place nor
+	// room in the queue.
 	return errNotWritten
 }
 

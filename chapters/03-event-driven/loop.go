@@ -192,7 +192,7 @@ func (l *loop) wait(now time.Time) (int, error) {
 	// accepting is paused (it is not zero then); l.stopBy, while l.stopping. msUntil turns a time into
 	// milliseconds from now, and earliest picks the shorter of two timeouts, where -1 is forever.
 	// Unlike the other TODOs, this one does not stop the server while it is missing: the loop then sleeps
-	// until an event, and idle and stalled connections are never closed (specs 1.21 and 1.23 fail).
+	// until an event, and idle and stalled connections are never closed (specs 1.21, 1.23 and 1.24 fail).
 
 	// Given: tell the workers whether the loop is going to sleep, under the mutex they post their news under
 	// (see post in offload.go). A worker that posts after this writes the eventfd, which ends the sleep.

@@ -35,7 +35,7 @@ func serve(ctx context.Context, cfg *launch.Config, pc launch.PoolConfig, app ga
 		l.shutdown()
 		return err
 	}
-	host, _, _ := strings.Cut(cfg.Addr, ":")
+	host := cfg.Addr[:strings.LastIndexByte(cfg.Addr, ':')] // listen checked the address: "[::1]" stays whole
 	log.Printf("event-driven server listening on %s:%s (%d workers, queue %d)", host, l.gw.Port, pc.Workers, pc.Queue)
 	// The one goroutine besides the loop and the workers: it turns the cancellation into a write to the
 	// loop's eventfd, since the loop, asleep in epoll_wait, cannot wait on a channel too.

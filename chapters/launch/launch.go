@@ -5,6 +5,7 @@ package launch
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -108,8 +109,9 @@ func Main(cfg *Config, serve Server) {
 }
 
 // Accept waits for the next connection on ln. It fails only when the server is stopping (ctx is cancelled,
-// which closes a listener from Listen). Other errors, such as running out of file descriptors (EMFILE), are
-// logged and retried after a pause: retrying at once would spin at 100% CPU on a call that keeps failing.
+// which closes a listener from Listen) or ln was closed otherwise. Other errors, such as running out of file
+// descriptors (EMFILE), are logged and retried after a pause: retrying at once would spin at 100% CPU on a
+// call that keeps failing.
 func Accept(ctx context.Context, ln net.Listener) (net.Conn, error) {
 	for {
 		conn, err := ln.Accept()
@@ -118,6 +120,9 @@ func Accept(ctx context.Context, ln net.Listener) (net.Conn, error) {
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, err
 		}
 		log.Printf("accept: %v", err)
 		time.Sleep(100 * time.Millisecond)

@@ -18,12 +18,12 @@ func TestGo(t *testing.T) {
 	// its outcome.
 	release := make(chan struct{})
 	done := make(chan error, 3)
-	p.Go(context.Background(), func() { <-release }, func(err error) { done <- err })
+	p.Go(func() { <-release }, func(err error) { done <- err })
 	require.Empty(t, done, "done was called before the job ended")
 
 	// The only worker is busy, and there is no queue: the next job is refused.
-	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, time.Second, time.Millisecond)
-	p.Go(context.Background(), func() { t.Error("a job refused with ErrFull ran") }, func(err error) { done <- err })
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
+	p.Go(func() { t.Error("a job refused with ErrFull ran") }, func(err error) { done <- err })
 	require.ErrorIs(t, <-done, ErrFull)
 
 	close(release)
@@ -31,7 +31,7 @@ func TestGo(t *testing.T) {
 
 	// A job past the run timeout is given up on: done hears so while it still runs (a done(nil) after the
 	// second it sleeps would fail the ErrorIs).
-	p.Go(context.Background(), func() { time.Sleep(time.Second) }, func(err error) { done <- err })
+	p.Go(func() { time.Sleep(time.Second) }, func(err error) { done <- err })
 	select {
 	case err := <-done:
 		require.ErrorIs(t, err, ErrRunTimeout)
@@ -44,13 +44,13 @@ func TestGoQueueTimeoutAndClose(t *testing.T) {
 	p := New(Config{Workers: 1, Queue: 4, QueueTimeout: 100 * time.Millisecond})
 	release := make(chan struct{})
 	done := make(chan error, 8)
-	p.Go(context.Background(), func() { <-release }, func(err error) { done <- err })
-	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, time.Second, time.Millisecond)
+	p.Go(func() { <-release }, func(err error) { done <- err })
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
 
 	// With the only worker busy, a job waits in the queue; past the queue timeout, it is not run, and its
 	// caller hears so at once, while the worker is still busy.
 	start := time.Now()
-	p.Go(context.Background(), func() { t.Error("a job past the queue timeout ran") }, func(err error) { done <- err })
+	p.Go(func() { t.Error("a job past the queue timeout ran") }, func(err error) { done <- err })
 	select {
 	case err := <-done:
 		require.ErrorIs(t, err, ErrQueueTimeout)
@@ -62,7 +62,7 @@ func TestGoQueueTimeoutAndClose(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Equal(t, 0, p.Stats().Queued, "the job given up on is out of the count")
 	require.NoError(t, p.Close(context.Background()))
-	p.Go(context.Background(), func() { t.Error("a job after Close ran") }, func(err error) { done <- err })
+	p.Go(func() { t.Error("a job after Close ran") }, func(err error) { done <- err })
 	require.ErrorIs(t, <-done, ErrClosed)
 }
 
@@ -77,7 +77,7 @@ func TestGoMany(t *testing.T) {
 	for range 10 {
 		wg.Go(func() {
 			for range n / 10 {
-				p.Go(context.Background(), func() { ran.Add(1) }, func(err error) { ended <- err })
+				p.Go(func() { ran.Add(1) }, func(err error) { ended <- err })
 			}
 		})
 	}

@@ -23,8 +23,7 @@ type Limiter struct {
 	done chan struct{}
 	dog  *watchdog // nil without a RunTimeout
 
-	mu     sync.Mutex // guards places
-	places []*place   // every place in use, for the watchdog (one given up on is replaced)
+	places []*place // every place in use, the watchdog's alone once it runs (one given up on is replaced)
 
 	held      atomic.Int64 // jobs waiting or running: at most Workers+Queue
 	abandoned atomic.Int64 // jobs past RunTimeout that are still running
@@ -162,7 +161,6 @@ func (l *Limiter) watch() {
 	l.dog.run(func() bool { return l.held.Load() == 0 }, l.done, func() {
 		var late []func()
 		t := now()
-		l.mu.Lock()
 		for i, s := range l.places {
 			if f := s.overdue(t, l.cfg.RunTimeout); f != nil {
 				late = append(late, f)
@@ -173,7 +171,6 @@ func (l *Limiter) watch() {
 				l.free <- fresh
 			}
 		}
-		l.mu.Unlock()
 		for _, f := range late {
 			go f() // a 504 to write, which may take a while if the client does not read: not on the watchdog
 		}

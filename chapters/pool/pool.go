@@ -9,8 +9,8 @@
 // A job waits in the queue at most QueueTimeout, then runs for at most RunTimeout. Go cannot stop a goroutine
 // from the outside, so a job that overruns is abandoned, not killed: its late function is called (a server
 // answers 504), and a new worker (a Pool) or a fresh place (a Limiter) takes its place at once, so the pool
-// keeps its capacity, while the job runs on until it returns. (gunicorn kills such a worker process; mod_wsgi restarts its daemon process.) A
-// watchdog notices the overrun within a tenth of RunTimeout, 100 ms at most.
+// keeps its capacity, while the job runs on until it returns. (gunicorn kills such a worker process; mod_wsgi
+// restarts its daemon process.) A watchdog notices the overrun within a tenth of RunTimeout, 100 ms at most.
 package pool
 
 import (
@@ -68,23 +68,27 @@ type job struct {
 	state    atomic.Int32
 	ended    chan error  // receives nil when fn returns, or why it was not run
 	done     func(error) // for a job of Go: called with what ended would receive
-	timer    *time.Timer // Go's queue timeout, armed when every worker was busy; such a job is not recycled
+	timer    *time.Timer // Go's queue timeout, armed when every worker was busy
 }
 
-// end tells the caller of Do or Go how j ended. A job of Go that no worker holds any more is recycled:
-// nobody else refers to it.
+// end tells the caller of Do or Go how j ended. Only Do recycles its jobs (outcome): a job of Go may still be
+// looked at by the enqueue that queued it, or by its timer, after a worker has ended it.
 func (j *job) end(err error) {
 	if j.done == nil {
 		j.ended <- err
 		return
 	}
-	done := j.done
-	// An abandoned job is still held by the worker that runs it; a timed one, by its timer.
-	if err != ErrRunTimeout && j.timer == nil {
-		j.fn, j.done = nil, nil
-		jobs.Put(j)
+	j.done(err)
+}
+
+// drop gives up on j if it is still queued, moving it to state to (finished or abandoned), and counts it out of
+// the jobs held: a worker that takes it later skips it. It reports whether j was still queued.
+func (p *Pool) drop(j *job, to int32) bool {
+	if !j.state.CompareAndSwap(queued, to) {
+		return false
 	}
-	done(err)
+	p.held.Add(-1)
+	return true
 }
 
 // worker is what the watchdog sees of a worker: the job it runs, if any, and since when.
@@ -155,8 +159,7 @@ func (p *Pool) work(w *worker) {
 		start := now()
 		if p.cfg.QueueTimeout > 0 && start-j.enqueued > p.cfg.QueueTimeout {
 			// The client has waited too long already: answering fast is better than running late.
-			if j.state.CompareAndSwap(queued, finished) {
-				p.held.Add(-1)
+			if p.drop(j, finished) {
 				j.end(ErrQueueTimeout)
 			}
 			continue
@@ -171,13 +174,14 @@ func (p *Pool) work(w *worker) {
 		}
 		p.busy.Add(1)
 		j.fn()
-		p.busy.Add(-1)
 		w.set(nil, 0) // before the state says finished: once Do has its answer, it reuses j
 		if !j.state.CompareAndSwap(running, finished) {
-			// The watchdog gave up on it and let the pool hold another job in its place.
+			// The watchdog gave up on it, counted it out of busy and held, and let the pool hold another job in
+			// its place.
 			p.abandoned.Add(-1)
 			return
 		}
+		p.busy.Add(-1)
 		p.held.Add(-1)
 		j.end(nil)
 	}
@@ -219,15 +223,13 @@ func (p *Pool) Do(ctx context.Context, fn func(), late func()) error {
 		case err := <-j.ended:
 			return outcome(j, err)
 		case <-cancelled:
-			if j.state.CompareAndSwap(queued, abandoned) {
-				p.held.Add(-1)
-				return context.Cause(ctx) // a worker that takes it from the queue will skip it
+			if p.drop(j, abandoned) {
+				return context.Cause(ctx)
 			}
 			cancelled = nil // too late: it runs, and is waited for
 		case <-tick:
-			if j.state.CompareAndSwap(queued, abandoned) {
-				p.held.Add(-1)
-				return ErrQueueTimeout // a worker that takes it from the queue will skip it
+			if p.drop(j, abandoned) {
+				return ErrQueueTimeout
 			}
 			tick = nil // it runs, under the watchdog's eye
 		}
@@ -251,7 +253,12 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	if held == 1 {
 		p.dog.busy()
 	}
-	j := jobs.Get().(*job)
+	var j *job
+	if done == nil {
+		j = jobs.Get().(*job)
+	} else {
+		j = &job{} // not recycled: see end
+	}
 	j.fn, j.late, j.done, j.enqueued = fn, late, done, now()
 	j.state.Store(queued)
 	if done != nil && p.cfg.QueueTimeout > 0 && held > int64(p.cfg.Workers) {
@@ -262,12 +269,14 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	select {
 	case p.queue <- j:
 	default: // the channel is full of jobs given up on that no worker has taken yet
-		if !j.state.CompareAndSwap(queued, abandoned) {
+		if !p.drop(j, abandoned) {
 			return nil, 0, nil // its queue timeout has fired already, and told Go's caller
 		}
-		p.held.Add(-1)
-		if j.timer == nil || j.timer.Stop() {
-			j.fn, j.late, j.done, j.timer = nil, nil, nil, nil
+		if j.timer != nil {
+			j.timer.Stop()
+		}
+		if done == nil {
+			j.fn, j.late = nil, nil
 			jobs.Put(j)
 		}
 		return nil, 0, ErrFull
@@ -277,9 +286,8 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	// channel each time they wait, which costs more than the job at tens of thousands of jobs a second.
 	select {
 	case <-p.done:
-		if j.state.CompareAndSwap(queued, abandoned) {
-			p.held.Add(-1)
-			return nil, 0, ErrClosed // a worker that takes it from the queue will skip it
+		if p.drop(j, abandoned) {
+			return nil, 0, ErrClosed
 		}
 	default:
 	}
@@ -289,8 +297,7 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 // expire gives up on j, a job of Go, when it has waited QueueTimeout in the queue: a worker that takes it later
 // skips it.
 func (p *Pool) expire(j *job) {
-	if j.state.CompareAndSwap(queued, abandoned) {
-		p.held.Add(-1)
+	if p.drop(j, abandoned) {
 		j.done(ErrQueueTimeout)
 	}
 }
@@ -324,6 +331,7 @@ func (p *Pool) watch() {
 		p.mu.Unlock()
 		for _, j := range over {
 			p.held.Add(-1)
+			p.busy.Add(-1)
 			p.abandoned.Add(1)
 			p.startWorker() // a new worker takes the place of the abandoned one,
 			p.wg.Done()     // which leaves the pool's count
@@ -362,8 +370,7 @@ drain:
 	for {
 		select {
 		case j := <-p.queue:
-			if j.state.CompareAndSwap(queued, finished) {
-				p.held.Add(-1)
+			if p.drop(j, finished) {
 				j.end(ErrClosed)
 			}
 		default:

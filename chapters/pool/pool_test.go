@@ -21,8 +21,6 @@ type gauge struct {
 	now, peak atomic.Int64
 }
 
-func (g *gauge) hold(d time.Duration) { g.during(func() { time.Sleep(d) }) }
-
 // during counts f as running while it runs.
 func (g *gauge) during(f func()) {
 	n := g.now.Add(1)
@@ -112,8 +110,18 @@ func runTimeout(t *testing.T, newRunner func(Config) runner) {
 		}
 		require.Less(t, time.Since(start), time.Second, "the run timeout is 100 ms, whatever the queue timeout")
 		require.Eventually(t, func() bool { return p.Stats().Abandoned == 1 }, 5*time.Second, time.Millisecond)
-		// The abandoned job still runs, but a new worker took its place.
-		require.NoError(t, p.Do(context.Background(), func() {}, nil))
+		require.Equal(t, Stats{Abandoned: 1}, p.Stats(), "an abandoned job is neither busy nor queued")
+		// The abandoned job still runs, but a new worker took its place, and its queue is whole.
+		release := make(chan struct{})
+		done := make(chan error, 2)
+		go func() { done <- p.Do(context.Background(), func() { <-release }, nil) }()
+		require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
+		go func() { done <- p.Do(context.Background(), func() {}, nil) }()
+		require.Eventually(t, func() bool { return p.Stats() == Stats{Busy: 1, Queued: 1, Abandoned: 1} }, 5*time.Second,
+			time.Millisecond, "one running, one queued, one abandoned: %+v", p.Stats())
+		close(release)
+		require.NoError(t, <-done)
+		require.NoError(t, <-done)
 		close(hang)
 		require.ErrorIs(t, <-ended, ErrRunTimeout)
 		p.Close(context.Background())
@@ -124,21 +132,34 @@ func TestCancelledBeforeStart(t *testing.T) { each(t, cancelledBeforeStart) }
 
 func cancelledBeforeStart(t *testing.T, newRunner func(Config) runner) {
 	p := newRunner(Config{Workers: 1, Queue: 1})
-	defer p.Close(context.Background())
-	release := make(chan struct{})
+	release := releaser(t, p)
 	go p.Do(context.Background(), func() { <-release }, nil)
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	var ran atomic.Bool
 	done := make(chan error)
 	go func() { done <- p.Do(ctx, func() { ran.Store(true) }, nil) }()
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, func() bool { return p.Stats().Queued == 1 }, 5*time.Second, time.Millisecond)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 	close(release)
-	time.Sleep(50 * time.Millisecond) // the cancelled job keeps its place in the queue until a worker skips it
 	require.NoError(t, p.Do(context.Background(), func() {}, nil))
 	require.False(t, ran.Load())
+}
+
+// releaser returns a channel for jobs to wait on, and closes p when the test ends, releasing them first if the
+// test has not: a failed test does not hang on its pool.
+func releaser(t *testing.T, p runner) chan struct{} {
+	release := make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+		p.Close(context.Background())
+	})
+	return release
 }
 
 func TestClose(t *testing.T) { each(t, closing) }
@@ -147,10 +168,11 @@ func closing(t *testing.T, newRunner func(Config) runner) {
 	p := newRunner(Config{Workers: 1, Queue: 2})
 	release := make(chan struct{})
 	go p.Do(context.Background(), func() { <-release }, nil)
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
 	queued := make(chan error)
 	go func() { queued <- p.Do(context.Background(), func() {}, nil) }()
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, func() bool { return p.Stats().Queued == 1 }, 5*time.Second, time.Millisecond,
+		"the job waits in the queue when Close comes")
 	closed := make(chan error)
 	go func() { closed <- p.Close(context.Background()) }()
 	require.ErrorIs(t, <-queued, ErrClosed)
@@ -243,25 +265,44 @@ func TestAnswerAbandoned(t *testing.T) { each(t, answerAbandoned) }
 
 func answerAbandoned(t *testing.T, newRunner func(Config) runner) {
 	p := newRunner(Config{Workers: 1, Queue: 1, RunTimeout: 100 * time.Millisecond})
-	defer p.Close(context.Background())
-	wrote := make(chan struct{})
+	release := releaser(t, p)
 	slow := func(env *gateway.Environ, start gateway.StartResponse) (gateway.Body, error) {
-		time.Sleep(300 * time.Millisecond)
-		defer close(wrote)
+		<-release // answers only after the 504
 		start("200 OK", nil)
 		return gateway.Bytes([]byte("late")), nil
 	}
 	req := &gateway.Request{Method: "GET", Target: "/", Proto: "HTTP/1.1", Major: 1, Minor: 1,
 		Header: []gateway.Header{{Name: "Host", Value: "x"}}, Body: strings.NewReader("")}
-	var out bytes.Buffer
+	var out lockedBuffer
 	bw := bufio.NewWriter(&out)
-	keep := Answer(p, gateway.Server{}, slow)(bw, req, false)
-	require.False(t, keep)
-	<-wrote
-	time.Sleep(50 * time.Millisecond)
+	keep := make(chan bool, 1)
+	go func() { keep <- Answer(p, gateway.Server{}, slow)(bw, req, false) }()
+	require.Eventually(t, func() bool { return strings.HasPrefix(out.String(), "HTTP/1.1 504 ") }, 5*time.Second,
+		time.Millisecond, "a 504 once the run timeout has passed")
+	close(release)
+	require.False(t, <-keep)
+	require.Eventually(t, func() bool { return p.Stats().Abandoned == 0 }, 5*time.Second, time.Millisecond,
+		"the abandoned app has ended, its writes refused")
 	require.NoError(t, bw.Flush())
-	require.True(t, strings.HasPrefix(out.String(), "HTTP/1.1 504 "), "got %q", out.String())
 	require.NotContains(t, out.String(), "late")
+}
+
+// lockedBuffer is a bytes.Buffer that the pool's goroutines write while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestQuickJobs runs many jobs that end before Do looks: each Do must return, with the job's outcome.

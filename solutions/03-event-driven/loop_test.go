@@ -96,25 +96,20 @@ func statusKB(t *testing.T, field string) int64 {
 // rawExchange connects a blocking socket to sa, sends req and reads until the body of a /hello response,
 // with a 5 s timeout; it returns the open descriptor.
 func rawExchange(sa unix.Sockaddr, req string) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	// Connected without blocking (connect, which a signal of Go's runtime cannot leave half done), then made
+	// blocking for the exchange.
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
+	if err := connect(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	unix.SetNonblock(fd, false)
 	tv := unix.Timeval{Sec: 5}
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	// A blocking system call can be interrupted by the signals Go's runtime sends its threads: retry it.
-	err = unix.Connect(fd, sa)
-	for errors.Is(err, unix.EINTR) {
-		err = unix.Connect(fd, sa)
-		if errors.Is(err, unix.EISCONN) {
-			err = nil
-		}
-	}
-	if err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("connect: %w", err)
-	}
 	_, err = unix.Write(fd, []byte(req))
 	for errors.Is(err, unix.EINTR) {
 		_, err = unix.Write(fd, []byte(req))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"log"
@@ -61,13 +60,14 @@ func newReply(l *loop, c *conn, req *gateway.Request) *reply {
 //
 // Chapter 2's pool runs the app on its caller's goroutine, the connection's, and a Pool's Do blocks its
 // caller until the job is done. The loop must not block, so it calls pool.Go, which hands the job to a
-// worker goroutine, returns at once and reports the outcome later. The loop counts the requests it handed over and answers 503 itself beyond what the pool
-// holds (see dispatch). Idle connections cost the pool nothing.
+// worker goroutine, returns at once and reports the outcome later. The loop counts the requests it handed
+// over and answers 503 itself beyond what the pool holds (see dispatch). Idle connections cost the pool
+// nothing.
 func (l *loop) offload(c *conn, req *gateway.Request) {
 	r := newReply(l, c, req)
 	c.reply = r
 	l.inPool++
-	l.pool.Go(context.Background(), r.run, r.ended)
+	l.pool.Go(r.run, r.ended)
 }
 
 // ended hears from the pool how the job went. An error means the app did not run (the pool was full, or
