@@ -3,7 +3,6 @@ package pool
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -18,15 +17,9 @@ import (
 // caller's goroutine: the watchdog calls its late function at once (for the server's 504) and gives its place
 // to the next job, and Do returns ErrRunTimeout when the job ends.
 type Limiter struct {
-	cfg  Config
-	free chan *place // the places no job holds; a caller waits here for its turn, first come first served
-	done chan struct{}
-	dog  *watchdog // nil without a RunTimeout
-
-	places []*place // every place in use, the watchdog's alone once it runs (one given up on is replaced)
-
-	held      atomic.Int64 // jobs waiting or running: at most Workers+Queue
-	abandoned atomic.Int64 // jobs past RunTimeout that are still running
+	gate
+	free   chan *place // the places no job holds; a caller waits here for its turn, first come first served
+	places []*place    // every place in use, the watchdog's alone once it runs (one given up on is replaced)
 }
 
 // place is one of the Workers places of a Limiter: what the watchdog sees of the job that holds it.
@@ -40,14 +33,15 @@ type place struct {
 
 // NewLimiter returns a Limiter with cfg.Workers places (at least 1) and a queue of cfg.Queue.
 func NewLimiter(cfg Config) *Limiter {
-	cfg.Workers, cfg.Queue = max(cfg.Workers, 1), max(cfg.Queue, 0)
-	l := &Limiter{cfg: cfg, free: make(chan *place, cfg.Workers), done: make(chan struct{})}
-	for range cfg.Workers {
+	l := &Limiter{}
+	l.init(cfg)
+	l.free = make(chan *place, l.cfg.Workers)
+	for range l.cfg.Workers {
 		s := &place{}
 		l.places = append(l.places, s)
 		l.free <- s
 	}
-	if l.dog = newWatchdog(cfg.RunTimeout); l.dog != nil {
+	if l.dog != nil {
 		go l.watch()
 	}
 	return l
@@ -59,16 +53,8 @@ func NewLimiter(cfg Config) *Limiter {
 // first: fn is then not run. When fn runs past RunTimeout, late is called (on another goroutine) and the next
 // job may start; Do returns ErrRunTimeout once fn returns.
 func (l *Limiter) Do(ctx context.Context, fn func(), late func()) error {
-	if l.isClosed() {
-		return ErrClosed
-	}
-	held := l.held.Add(1)
-	if held > int64(l.cfg.Workers+l.cfg.Queue) {
-		l.held.Add(-1)
-		return ErrFull
-	}
-	if held == 1 {
-		l.dog.busy()
+	if _, err := l.admit(); err != nil {
+		return err
 	}
 	s, err := l.wait(ctx)
 	if err != nil {
@@ -115,15 +101,6 @@ func (l *Limiter) wait(ctx context.Context) (*place, error) {
 	return s, nil
 }
 
-func (l *Limiter) isClosed() bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // begin marks s as running a job since now, with late to call if it runs too long.
 func (s *place) begin(late func()) {
 	s.mu.Lock()
@@ -158,7 +135,7 @@ func (s *place) overdue(t, limit time.Duration) func() {
 // limiter holds a job, and replaces each one's place with a fresh one, until the limiter is closed and holds
 // none.
 func (l *Limiter) watch() {
-	l.dog.run(func() bool { return l.held.Load() == 0 }, l.done, func() {
+	l.dog.run(l.idle, l.done, func() {
 		var late []func()
 		t := now()
 		for i, s := range l.places {
@@ -178,10 +155,7 @@ func (l *Limiter) watch() {
 }
 
 // Stats returns how busy the limiter is.
-func (l *Limiter) Stats() Stats {
-	busy := int64(l.cfg.Workers - len(l.free))
-	return Stats{Busy: int(busy), Queued: int(max(l.held.Load()-busy, 0)), Abandoned: int(l.abandoned.Load())}
-}
+func (l *Limiter) Stats() Stats { return l.stats(int64(l.cfg.Workers - len(l.free))) }
 
 // Close makes Do fail with ErrClosed from now on, the callers waiting in the queue too, and waits until the
 // jobs running end (abandoned ones aside), or until ctx is done.

@@ -39,18 +39,14 @@ type Config struct {
 
 // Pool is a fixed set of worker goroutines and a bounded queue of jobs.
 type Pool struct {
-	cfg   Config
-	queue chan *job     // a nil job tells a worker to leave
-	done  chan struct{} // closed by Close
+	gate
+	queue chan *job // a nil job tells a worker to leave
 	wg    sync.WaitGroup
-	dog   *watchdog // nil without a RunTimeout
 
 	mu      sync.Mutex           // guards workers
 	workers map[*worker]struct{} // for the watchdog, which looks at what each runs
 
-	held      atomic.Int64 // jobs queued or running: at most Workers+Queue
-	busy      atomic.Int64 // workers running a job
-	abandoned atomic.Int64 // jobs abandoned after RunTimeout that are still running
+	busy atomic.Int64 // workers running a job (not an abandoned one)
 }
 
 // job states
@@ -106,24 +102,15 @@ func now() time.Duration { return time.Since(epoch) }
 
 // New starts a pool of cfg.Workers workers.
 func New(cfg Config) *Pool {
-	if cfg.Workers < 1 {
-		cfg.Workers = 1
-	}
-	if cfg.Queue < 0 {
-		cfg.Queue = 0
-	}
+	p := &Pool{workers: make(map[*worker]struct{})}
+	p.init(cfg)
 	// Room for every job that may be held: a free worker may be a moment away from the channel, and the job
 	// must not be refused for that.
-	p := &Pool{
-		cfg:     cfg,
-		queue:   make(chan *job, cfg.Workers+cfg.Queue),
-		done:    make(chan struct{}),
-		workers: make(map[*worker]struct{}),
-	}
-	for range cfg.Workers {
+	p.queue = make(chan *job, p.cfg.Workers+p.cfg.Queue)
+	for range p.cfg.Workers {
 		p.startWorker()
 	}
-	if p.dog = newWatchdog(cfg.RunTimeout); p.dog != nil {
+	if p.dog != nil {
 		go p.watch()
 	}
 	return p
@@ -240,18 +227,9 @@ func (p *Pool) Do(ctx context.Context, fn func(), late func()) error {
 // holds. It fails at once with ErrClosed or ErrFull, queuing nothing. (For Go only, it may return no job and
 // no error: the job's queue timeout has answered done already.)
 func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
-	select {
-	case <-p.done:
-		return nil, 0, ErrClosed
-	default:
-	}
-	held := p.held.Add(1)
-	if held > int64(p.cfg.Workers+p.cfg.Queue) {
-		p.held.Add(-1)
-		return nil, 0, ErrFull
-	}
-	if held == 1 {
-		p.dog.busy()
+	held, err := p.admit()
+	if err != nil {
+		return nil, 0, err
 	}
 	var j *job
 	if done == nil {
@@ -316,7 +294,7 @@ func outcome(j *job, err error) error {
 // holds a job, until the pool is closed and holds none. One goroutine that wakes up a few times per run timeout
 // costs much less than a timer per job, and notices an overrun at most a period late.
 func (p *Pool) watch() {
-	p.dog.run(func() bool { return p.held.Load() == 0 }, p.done, func() {
+	p.dog.run(p.idle, p.done, func() {
 		var over []*job
 		t := now()
 		p.mu.Lock()
@@ -357,10 +335,7 @@ type Stats struct {
 }
 
 // Stats returns how busy the pool is.
-func (p *Pool) Stats() Stats {
-	busy := p.busy.Load()
-	return Stats{Busy: int(busy), Queued: int(max(p.held.Load()-busy, 0)), Abandoned: int(p.abandoned.Load())}
-}
+func (p *Pool) Stats() Stats { return p.stats(p.busy.Load()) }
 
 // Close stops the workers once they finish their current job; jobs still queued get ErrClosed. It waits for
 // the workers until ctx is done (abandoned jobs are not waited for).
