@@ -15,6 +15,8 @@ package gateway
 import (
 	"errors"
 	"io"
+	"iter"
+	"slices"
 	"strings"
 )
 
@@ -44,33 +46,32 @@ type Request struct {
 
 // Get returns the first value of the header field name (matched case-insensitively), or "".
 func (r *Request) Get(name string) string {
-	for _, h := range r.Header {
-		if strings.EqualFold(h.Name, name) {
-			return h.Value
-		}
+	for v := range r.Fields(name) {
+		return v
 	}
 	return ""
 }
 
 // Values returns every value of the header field name, in order.
-func (r *Request) Values(name string) []string {
-	var vs []string
-	for _, h := range r.Header {
-		if strings.EqualFold(h.Name, name) {
-			vs = append(vs, h.Value)
+func (r *Request) Values(name string) []string { return slices.Collect(r.Fields(name)) }
+
+// Fields yields every value of the header field name (case-insensitively), in order, without allocating: the
+// checks that run for every request use it.
+func (r *Request) Fields(name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, h := range r.Header {
+			if strings.EqualFold(h.Name, name) && !yield(h.Value) {
+				return
+			}
 		}
 	}
-	return vs
 }
 
 // HasToken reports whether the comma-separated header field name lists token (case-insensitively), as in
 // "Connection: keep-alive, Upgrade".
 func (r *Request) HasToken(name, token string) bool {
-	for _, h := range r.Header { // not r.Values: it runs for every request, and need not allocate
-		if !strings.EqualFold(h.Name, name) {
-			continue
-		}
-		for t := range strings.SplitSeq(h.Value, ",") {
+	for v := range r.Fields(name) {
+		for t := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}

@@ -695,3 +695,23 @@ func TestRespondMisbehavingApp(t *testing.T) {
 		})
 	}
 }
+
+// TestFieldsDoNotAllocate checks that the header lookups that run for every request allocate nothing.
+func TestFieldsDoNotAllocate(t *testing.T) {
+	r := &gateway.Request{Header: []gateway.Header{{Name: "Host", Value: "x"}, {Name: "Connection", Value: "keep-alive, Upgrade"}}}
+	allocs := testing.AllocsPerRun(100, func() {
+		if r.Get("host") != "x" || !r.HasToken("connection", "upgrade") || r.HasToken("Connection", "close") {
+			t.Fatal("wrong lookup")
+		}
+		n := 0
+		for range r.Fields("Host") {
+			n++
+		}
+		if n != 1 {
+			t.Fatal("wrong count")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per lookup, want 0", allocs)
+	}
+}

@@ -238,11 +238,9 @@ func ParseField(line []byte) (gateway.Header, error) {
 // CheckHost applies RFC 9112 section 3.2 to a request head: an HTTP/1.1 request has exactly one Host header,
 // an HTTP/1.0 one at most one. Anything else gets a 400.
 func CheckHost(req *gateway.Request) error {
-	n := 0 // counted, not len(req.Values("Host")): that would allocate for every request
-	for _, h := range req.Header {
-		if strings.EqualFold(h.Name, "Host") {
-			n++
-		}
+	n := 0
+	for range req.Fields("Host") {
+		n++
 	}
 	switch {
 	case n == 0 && req.Minor >= 1:
