@@ -52,6 +52,9 @@ type Result struct {
 	Passed   bool          `json:"passed"`
 	Ran      bool          `json:"ran"` // false when the spec could not run: no server, or no time left
 	Duration time.Duration `json:"duration_ns"`
+	// Case is the sub-case of the first failure ("chunked"), whose hint and repro line are shown; "" when
+	// the failure was in no sub-case.
+	Case string `json:"case,omitempty"`
 	// Message says what failed, one failure a line (a line may hold a diff).
 	Message string   `json:"message,omitempty"`
 	Details Details  `json:"details,omitzero"`

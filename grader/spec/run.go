@@ -277,7 +277,7 @@ func raceSummary(report string) string {
 // check runs sp.Check in a goroutine of its own under the spec's time limit. A check still running at the
 // limit is abandoned: its connections are closed, which unblocks it, and what it does after is ignored.
 func (r *runner) check(ctx context.Context, sp *Spec, srv *harness.Server, res *Result) {
-	rec := &record{}
+	rec := &record{spec: sp}
 	t := &T{rec: rec, srv: srv, seed: r.cfg.Seed, source: r.cfg.Source}
 	done := make(chan struct{})
 	start := time.Now()
@@ -315,6 +315,17 @@ func (r *runner) check(ctx context.Context, sp *Spec, srv *harness.Server, res *
 	res.Logs = append(res.Logs, rec.logs...)
 	if rec.failed {
 		res.Details = rec.details
+		res.Case = rec.failedIn
+		hint, repro := sp.advice(rec.failedIn)
+		res.Hint = hint
+		if srv != nil {
+			repro = Expand(repro, srv.Addr())
+		}
+		res.Repro = repro
+	}
+	for _, name := range rec.unknown {
+		r.rep.Problems = append(r.rep.Problems, fmt.Sprintf("internal error in the grader (please report it): "+
+			"spec %s runs a sub-case %q that its table of hints (Spec.Cases) does not name", sp.ID, name))
 	}
 	if rec.failed || r.cfg.Verbose {
 		res.Transcripts = transcripts

@@ -398,3 +398,45 @@ func TestDescribeNetErrors(t *testing.T) {
 	pe := &harness.ParseError{Reason: "no status line", Offset: 0}
 	require.Equal(t, []any{harness.DescribeNetError(pe)}, describe([]any{pe}))
 }
+
+// TestRunShowsTheFailingCaseAdvice checks that a failure in a sub-case reports that case's hint and repro
+// line, an outer case's when it has none, and the spec's outside any case; and that a sub-case missing from
+// the table is a problem of the run.
+func TestRunShowsTheFailingCaseAdvice(t *testing.T) {
+	cases := map[string]Case{
+		"length":  {Hint: "count the bytes", Repro: "curl http://{addr}/length"},
+		"chunked": {Hint: "read the chunks"},
+	}
+	specs := []Spec{
+		{ID: "9.1", Title: "case", Hint: "spec hint", Repro: "spec repro", Cases: cases, Check: func(t *T) {
+			t.Run("length", func(t *T) {})
+			t.Run("chunked", func(t *T) { t.Errorf("no chunks") })
+		}},
+		{ID: "9.2", Title: "nested", Hint: "spec hint", Repro: "spec repro {port}", Cases: cases, Check: func(t *T) {
+			t.Run("length", func(t *T) {
+				t.Run("short", func(t *T) { t.Errorf("too short") })
+			})
+		}},
+		{ID: "9.3", Title: "outside", Hint: "spec hint", Repro: "spec repro", Cases: cases, Check: func(t *T) {
+			t.Errorf("before any case")
+			t.Run("chunked", func(t *T) { t.Errorf("no chunks") })
+		}},
+		{ID: "9.4", Title: "unknown", Hint: "spec hint", Cases: cases, Check: func(t *T) {
+			t.Run("typo", func(t *T) {})
+		}},
+	}
+	rep := Run(context.Background(), fakeConfig(t, specs...))
+	require.Len(t, rep.Results, 4)
+	r := rep.Results
+	require.Equal(t, "chunked", r[0].Case)
+	require.Equal(t, "read the chunks", r[0].Hint)
+	require.Equal(t, "spec repro", r[0].Repro, "a case without a repro line takes the spec's")
+	require.Equal(t, "length/short", r[1].Case)
+	require.Equal(t, "count the bytes", r[1].Hint)
+	require.Equal(t, "curl http://"+r[1].Addr+"/length", r[1].Repro)
+	require.Equal(t, "", r[2].Case)
+	require.Equal(t, "spec hint", r[2].Hint)
+	require.True(t, r[3].Passed)
+	require.Len(t, rep.Problems, 1)
+	require.Contains(t, rep.Problems[0], `spec 9.4 runs a sub-case "typo"`)
+}

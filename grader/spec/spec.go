@@ -38,8 +38,21 @@ type Spec struct {
 	// Static says that Check reads the code (T.Source) and needs no server: it runs even when the server
 	// does not start. Its T has no server to dial.
 	Static bool
+	// Cases holds the hint and repro line of each sub-case of Check, keyed by the name given to T.Run. When a
+	// sub-case fails, the report shows its own hint and repro line rather than the spec's: a learner who
+	// failed on a chunked body must not be told about Content-Length. A spec with Cases must name every
+	// sub-case in it (a T.Run with another name is reported as a problem of the grader), so that a new
+	// sub-case cannot borrow a hint that does not fit it. Nested sub-cases are keyed "outer/inner"; one
+	// without an entry of its own takes its outer case's.
+	Cases map[string]Case
 	// Check drives the server and reports failures through t.
 	Check func(t *T)
+}
+
+// Case is the hint and repro line of one sub-case of a spec. An empty field takes the spec's.
+type Case struct {
+	Hint  string
+	Repro string
 }
 
 // timeout returns the time limit of s.
@@ -48,6 +61,46 @@ func (s *Spec) timeout() time.Duration {
 		return s.Timeout
 	}
 	return DefaultTimeout
+}
+
+// advice returns the hint and repro line for a failure in the sub-case named path ("" for none): the
+// deepest entry of s.Cases that names path or one of its outer cases, else the spec's own.
+func (s *Spec) advice(path string) (hint, repro string) {
+	hint, repro = s.Hint, s.Repro
+	for p := path; p != ""; {
+		if c, ok := s.Cases[p]; ok {
+			if c.Hint != "" {
+				hint = c.Hint
+			}
+			if c.Repro != "" {
+				repro = c.Repro
+			}
+			return hint, repro
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return hint, repro
+}
+
+// knows reports whether path names a sub-case of s: always for a spec without Cases.
+func (s *Spec) knows(path string) bool {
+	if s.Cases == nil {
+		return true
+	}
+	for p := path; ; {
+		if _, ok := s.Cases[p]; ok {
+			return true
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			return false
+		}
+		p = p[:i]
+	}
 }
 
 // ownServer reports whether s needs a server of its own.

@@ -24,6 +24,7 @@ const DialTimeout = 3 * time.Second
 type T struct {
 	rec    *record
 	prefix string // "step: " inside T.Run
+	path   string // the sub-case: "step", or "outer/inner" inside nested T.Run
 	srv    *harness.Server
 	seed   int64
 	source string
@@ -38,8 +39,11 @@ type record struct {
 	messages []string
 	logs     []string
 	notes    []string
-	view     Details // the exchange in view, set by Expect
-	details  Details // the exchange that was in view at the first failure
+	view     Details  // the exchange in view, set by Expect
+	details  Details  // the exchange that was in view at the first failure
+	failedIn string   // the sub-case (T.path) of the first failure, "" outside any
+	spec     *Spec    // the spec being checked, whose Cases name the sub-cases
+	unknown  []string // names given to T.Run that the spec's Cases lack
 	conns    []*harness.Conn
 	quiet    []*harness.Conn // closed at the end like conns, without a transcript in the report
 }
@@ -171,7 +175,16 @@ func (t *T) Diff(what string, want, got any) bool {
 func (t *T) Run(name string, f func(t *T)) bool {
 	t.stopIfOver()
 	var conns []*harness.Conn
-	sub := &T{rec: t.rec, prefix: t.prefix + name + ": ", srv: t.srv, seed: t.seed, source: t.source, step: &conns}
+	path := name
+	if t.path != "" {
+		path = t.path + "/" + name
+	}
+	if sp := t.rec.spec; sp != nil && !sp.knows(path) {
+		t.rec.mu.Lock()
+		t.rec.unknown = append(t.rec.unknown, path)
+		t.rec.mu.Unlock()
+	}
+	sub := &T{rec: t.rec, prefix: t.prefix + name + ": ", path: path, srv: t.srv, seed: t.seed, source: t.source, step: &conns}
 	before := t.count()
 	done := make(chan struct{})
 	go func() {
@@ -201,7 +214,8 @@ func (t *T) count() int {
 // fail records a failure message.
 func (t *T) fail(msg string) { t.failDiff(msg, "") }
 
-// failDiff records a failure message and, if it is the first, the exchange in view and the diff.
+// failDiff records a failure message and, if it is the first, the exchange in view, the diff and the
+// sub-case it happened in.
 func (t *T) failDiff(msg, diff string) {
 	r := t.rec
 	r.mu.Lock()
@@ -211,6 +225,7 @@ func (t *T) failDiff(msg, diff string) {
 	}
 	switch {
 	case !r.failed:
+		r.failedIn = t.path
 		r.details = r.view
 		r.details.Diff = diff
 		if diff != "" {
