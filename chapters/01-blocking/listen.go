@@ -18,7 +18,8 @@ import (
 //     request has no Host); Port, the port the listener got, as digits (the kernel chooses it when
 //     cfg.Addr ends in ":0"); Errors, os.Stderr (wsgi.errors); and MultiThread and MultiProcess, which tell
 //     the app whether another thread, or another process, may call it while it runs (wsgi.multithread,
-//     wsgi.multiprocess). Deciding them for this server is part of the step: README "The gateway".
+//     wsgi.multiprocess). Decide both for this server, and set them in the code even where the answer is
+//     Go's zero value: README "The gateway".
 //
 // A cfg.Addr that cannot be listened on (a port in use) is an error, returned.
 func listen(ctx context.Context, cfg *launch.Config) (net.Listener, gateway.Server, error) {

@@ -72,19 +72,28 @@ func (c *client) send(raw string) {
 }
 
 // response reads the next response, within 3 s, and returns its status code, whether it says Connection:
-// close, and its body.
+// close, and its body. It fails the test if no whole response comes.
 func (c *client) response(what string) (code int, closes bool, body string) {
 	c.t.Helper()
+	code, closes, body, err := c.tryResponse()
+	if err != nil {
+		c.t.Fatalf("reading the response to %s: %v", what, err)
+	}
+	return code, closes, body
+}
+
+// tryResponse reads the next response, within 3 s, as response does, and returns the error if none comes.
+func (c *client) tryResponse() (code int, closes bool, body string, err error) {
 	c.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
 	res, err := http.ReadResponse(c.br, nil)
 	if err != nil {
-		c.t.Fatalf("reading the response to %s: %v", what, describe(err))
+		return 0, false, "", errors.New(describe(err))
 	}
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		c.t.Fatalf("reading the body of the response to %s: %v", what, describe(err))
+		return 0, false, "", errors.New("its body: " + describe(err))
 	}
-	return res.StatusCode, res.Close, string(b)
+	return res.StatusCode, res.Close, string(b), nil
 }
 
 // closed waits up to d for the server to close the connection, reading what it still sends, and reports
