@@ -166,7 +166,8 @@ func parseVars(b []byte, lim Limits) (map[string]string, int64, error) {
 	}
 	fields := bytes.Split(b[:len(b)-1], []byte{0})
 	if len(fields)%2 != 0 {
-		return nil, 0, requestError(400, "the variables hold a name without a value (an odd number of NUL-terminated strings)")
+		return nil, 0, requestError(400,
+			"the variables hold a name without a value (an odd number of NUL-terminated strings)")
 	}
 	vars := make(map[string]string, len(fields)/2)
 	for i := 0; i < len(fields); i += 2 {

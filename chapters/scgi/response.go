@@ -87,7 +87,8 @@ func ReadResponse(br *bufio.Reader, lim Limits) (*Response, error) {
 			// About the daemon's connection, which ends with this response (RFC 3875 section 6.3.4 lets the
 			// server remove such fields; RFC 9110 section 7.6.1 says a proxy must).
 		case strings.EqualFold(h.Name, "Transfer-Encoding"):
-			return nil, responseError("Transfer-Encoding: %s (the body of an SCGI response is sent as it is, until the daemon closes the connection)", h.Value)
+			return nil, responseError("Transfer-Encoding: %s (the body of an SCGI response is sent as it is, "+
+				"until the daemon closes the connection)", h.Value)
 		case strings.EqualFold(h.Name, "Content-Length") && !isDigits(h.Value):
 			return nil, responseError("Content-Length %q is not a number of bytes", h.Value)
 		case strings.EqualFold(h.Name, "Location") && location != "":
