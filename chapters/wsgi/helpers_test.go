@@ -25,7 +25,7 @@ import (
 )
 
 // python returns an interpreter that can import modules, or skips the test saying what to install.
-func python(t *testing.T, modules ...string) string {
+func python(t testing.TB, modules ...string) string {
 	t.Helper()
 	py, err := Interpreter(modules...)
 	if err != nil {
@@ -69,13 +69,16 @@ type options struct {
 	wrap []string
 	// stdin, when set, is the standard input of the command (of the wrapper).
 	stdin io.Reader
+	// group, when set, is the listening socket of a daemon already started: this one shares it, as the
+	// daemons of a group do.
+	group *daemon
 }
 
 // daemon is a Python daemon started as chapter 4's master starts one: its listening socket inherited as
 // descriptor 3, the write end of a heartbeat pipe as descriptor 4, the protocol's variables in its
 // environment, in a process group of its own that the test kills when it ends.
 type daemon struct {
-	t      *testing.T
+	t      testing.TB
 	sock   string
 	ln     *net.UnixListener // the master's own handle on the listening socket
 	cmd    *exec.Cmd
@@ -86,7 +89,7 @@ type daemon struct {
 	state  *os.ProcessState // once exited is closed
 }
 
-func startDaemon(t *testing.T, o options) *daemon {
+func startDaemon(t testing.TB, o options) *daemon {
 	t.Helper()
 	py := python(t, o.modules...)
 	if o.app == "" {
@@ -101,9 +104,13 @@ func startDaemon(t *testing.T, o options) *daemon {
 		stderr: &lockedBuffer{}, exited: make(chan struct{})}
 
 	var err error
-	d.ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: d.sock, Net: "unix"})
-	require.NoError(t, err)
-	t.Cleanup(func() { d.ln.Close() })
+	if o.group != nil {
+		d.sock, d.ln = o.group.sock, o.group.ln
+	} else {
+		d.ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: d.sock, Net: "unix"})
+		require.NoError(t, err)
+		t.Cleanup(func() { d.ln.Close() })
+	}
 	lf, err := d.ln.File()
 	require.NoError(t, err)
 	defer lf.Close()
