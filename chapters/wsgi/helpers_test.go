@@ -129,7 +129,8 @@ func startDaemon(t testing.TB, o options) *daemon {
 	d.cmd.Stdin = o.stdin
 	d.cmd.Stdout = d.stderr
 	d.cmd.Stderr = d.stderr
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary that dies (a -timeout panic) takes the daemon with it, if no cleanup runs.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, d.cmd.Start())
 	pgid := d.cmd.Process.Pid
 	t.Cleanup(func() {
