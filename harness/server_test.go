@@ -144,6 +144,11 @@ func TestStartCommandArgs(t *testing.T) {
 		{ServerConfig{Command: []string{"./server", "-listen={addr}"}}, []string{"./server", "-listen=127.0.0.1:4242"}},
 		{ServerConfig{Command: []string{"python3", "app.py", "--port", "{port}"}}, []string{"python3", "app.py", "--port", "4242"}},
 		{ServerConfig{Command: []string{"./server"}, Flags: []string{"-a", "{addr}"}}, []string{"./server", "-a", "127.0.0.1:4242"}},
+		{ServerConfig{Command: []string{"python3", "s.py", "--port", "{port}", "{flags}", "-v"}, Flags: []string{"-idle-timeout", "1s"}},
+			[]string{"python3", "s.py", "--port", "4242", "-idle-timeout", "1s", "-v"}},
+		{ServerConfig{Command: []string{"s", "--host={host}", "{flags}"}}, []string{"s", "--host=127.0.0.1", "-addr", "127.0.0.1:4242"}},
+		{ServerConfig{Command: []string{"s", "{flags}", "-p", "{port}"}, Flags: []string{"-a", "{addr}"}},
+			[]string{"s", "-a", "127.0.0.1:4242", "-p", "4242"}},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, s.argv(tt.cfg))
@@ -167,6 +172,7 @@ func TestStopIgnoringSIGTERM(t *testing.T) {
 	start := time.Now()
 	res := s.Stop(300 * time.Millisecond)
 	require.False(t, res.Graceful)
+	require.True(t, res.Killed)
 	require.Equal(t, "killed by signal 9 (SIGKILL)", res.Status)
 	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
 	exited, how := s.Exited()
@@ -206,12 +212,60 @@ func TestLeftoversFindsAnEscapedDaemon(t *testing.T) {
 	require.Equal(t, []Process{daemon}, s.Leftovers(), "before Stop, Leftovers only lists")
 	require.Len(t, s.Processes(), 2)
 
-	res := s.Stop(5 * time.Second)
-	require.True(t, res.Graceful)
+	res := s.Stop(time.Second)
+	require.False(t, res.Graceful, "a process that had to be killed makes the stop not graceful")
+	require.Equal(t, "exit status 0", res.Status, "the main process itself exited on SIGTERM")
 	require.Equal(t, []Process{daemon}, res.Leftovers)
 	_, err = os.Stat(fmt.Sprintf("/proc/%d", pid))
 	require.ErrorIs(t, err, os.ErrNotExist, "the daemon was killed and reaped")
 	require.Empty(t, s.Leftovers())
+}
+
+// The processes a server starts in its group must stop with it: one that had to be killed is reported, and
+// the stop is not graceful, however promptly the main process exited.
+func TestStopChildren(t *testing.T) {
+	tests := []struct {
+		mode     string
+		graceful bool
+		left     bool
+	}{
+		{"child", true, false},
+		{"badchild", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			s := startT(t, ServerConfig{Command: []string{testServer, "-mode", tt.mode}})
+			var pid int
+			require.Eventually(t, func() bool {
+				m := regexp.MustCompile(`child pid (\d+)`).FindStringSubmatch(s.Output())
+				if m != nil {
+					pid, _ = strconv.Atoi(m[1])
+				}
+				return m != nil
+			}, 5*time.Second, 10*time.Millisecond)
+			st, err := readStat(pid)
+			require.NoError(t, err)
+			require.Equal(t, s.Pid(), st.pgid, "the child is in the server's process group")
+
+			res := s.Stop(2 * time.Second)
+			require.Equal(t, tt.graceful, res.Graceful, "%+v", res)
+			require.False(t, res.Killed, "the main process exited on SIGTERM")
+			require.Equal(t, "exit status 0", res.Status)
+			if tt.left {
+				require.Equal(t, []Process{{Pid: pid, Cmdline: testServer + " -mode=stubborn"}}, res.Leftovers)
+			} else {
+				require.Empty(t, res.Leftovers)
+			}
+			_, err = os.Stat(fmt.Sprintf("/proc/%d", pid))
+			require.ErrorIs(t, err, os.ErrNotExist, "the child is gone and reaped")
+		})
+	}
+}
+
+func TestReason(t *testing.T) {
+	for code, want := range map[int]string{200: "OK", 413: "Content Too Large", 431: "Request Header Fields Too Large", 599: ""} {
+		require.Equal(t, want, Reason(code), "%d", code)
+	}
 }
 
 func TestBuildReportsCompilerErrors(t *testing.T) {
