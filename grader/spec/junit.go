@@ -7,13 +7,14 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The JUnit XML that WriteJUnit writes has the shape that CI systems read (GitLab's unit test reports,
 // Jenkins' junit plugin, the JUnit reporters of GitHub Actions), after the schema they share (Jenkins and
 // Maven Surefire's junit-10.xsd):
 //
-//	<testsuites name tests failures errors skipped time>
+//	<testsuites name tests failures errors time>
 //	  <testsuite name tests failures errors skipped time>
 //	    <properties><property name value/>...</properties>
 //	    <testcase classname name time>
@@ -32,7 +33,6 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -64,7 +64,7 @@ type junitCase struct {
 type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"` // kept as it prints, line breaks included; see xmlText
 }
 
 type junitSkipped struct {
@@ -109,7 +109,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			c.Failure = &junitFailure{
 				Message: first,
 				Type:    fmt.Sprintf("%s, %d/%d points", kind, res.Earned, res.Points),
-				Text:    plainResult(res),
+				Text:    xmlText(plainResult(res)),
 			}
 		}
 		suite.Cases = append(suite.Cases, c)
@@ -129,7 +129,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			text = strings.TrimLeft(text+"\n\nthe run was stopped before the end: "+r.Stopped, "\n")
 		}
 		first, _, _ := strings.Cut(text, "\n")
-		run.Failure = &junitFailure{Message: first, Type: "problem", Text: text}
+		run.Failure = &junitFailure{Message: first, Type: "problem", Text: xmlText(text)}
 	}
 	suite.Cases = append(suite.Cases, run)
 	for _, c := range suite.Cases {
@@ -138,8 +138,8 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			suite.Failures++
 		}
 	}
-	doc := junitSuites{Name: "grader", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped,
-		Time: suite.Time, Suites: []junitSuite{suite}}
+	doc := junitSuites{Name: "grader", Tests: suite.Tests, Failures: suite.Failures, Time: suite.Time,
+		Suites: []junitSuite{suite}}
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
@@ -153,6 +153,17 @@ func plainResult(res *Result) string {
 	var b bytes.Buffer
 	(&Printer{W: &b}).Result(res)
 	return b.String()
+}
+
+// xmlText replaces what XML 1.0 cannot hold (section 2.2: control characters other than tab, CR and LF, and
+// invalid UTF-8) with U+FFFD. Attributes are escaped by encoding/xml, but CDATA is written as it is.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF || r >= 0xD800 && r < 0xE000 {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
 }
 
 // seconds formats d as JUnit's time: seconds, with at most three decimals.

@@ -161,6 +161,7 @@ func NotRun(specs []Spec, why string) []Result {
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a transcript's "> GET" stays readable
 	return enc.Encode(r)
 }
 
