@@ -8,7 +8,7 @@ SLUG = $(notdir $(firstword $(wildcard chapters/$(shell printf '%02d' $(CHAPTER)
 GRADER = go build -o .grader/grader ./grader && .grader/grader
 GRADE_FLAGS ?=
 
-.PHONY: help grade solution hint watch grader test test-unit test-selfcheck vet docs slides bench clean
+.PHONY: help grade solution hint watch grader test test-unit test-selfcheck vet modules docs slides bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,12 +28,19 @@ watch: ## re-grade CHAPTER=N each time you save a file of it
 grader: ## build the grader as .grader/grader, to run it yourself (-cmd, -dir, -o: see grader/README.md)
 	go build -o .grader/grader ./grader
 
-test: vet test-unit docs-check ## the repository's own checks (what CI runs)
+test: vet modules test-unit docs-check ## the repository's own checks (what CI runs)
 	@echo "make test: all checks passed"
 
 vet:
 	@test -z "$$(gofmt -l chapters solutions harness grader)" || { gofmt -l chapters solutions harness grader; echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./chapters/... ./solutions/... ./harness/... ./grader/...
+
+# Every module stands on its own: it builds outside the workspace, and its go.mod is tidy.
+MODULES = chapters harness grader solutions
+modules:
+	@for m in $(MODULES); do \
+		(cd $$m && GOWORK=off go build ./... && GOWORK=off go mod tidy -diff >/dev/null) || { echo "module $$m: does not build with GOWORK=off, or go.mod is not tidy (cd $$m && GOWORK=off go mod tidy)"; exit 1; }; \
+	done
 
 test-unit:
 	go test -race -count=1 -timeout 8m ./chapters/... ./solutions/... ./harness/... ./grader/...
