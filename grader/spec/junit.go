@@ -11,8 +11,8 @@ import (
 )
 
 // The JUnit XML that WriteJUnit writes has the shape that CI systems read (GitLab's unit test reports,
-// Jenkins' junit plugin, the JUnit reporters of GitHub Actions), after the schema they share (Jenkins and
-// Maven Surefire's junit-10.xsd):
+// Jenkins, the JUnit reporters of GitHub Actions), after junit-10.xsd, the schema of Jenkins' xUnit plugin
+// that pytest's JUnit output follows too:
 //
 //	<testsuites name tests failures errors time>
 //	  <testsuite name tests failures errors skipped time>
