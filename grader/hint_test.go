@@ -106,7 +106,8 @@ func TestReferenceNotice(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := referenceNotice(context.Background(), write(t, tc.files), refs)
+			got, err := referenceNotice(context.Background(), write(t, tc.files), refs)
+			require.NoError(t, err)
 			if tc.want == "" {
 				require.Empty(t, got)
 				return
@@ -114,4 +115,11 @@ func TestReferenceNotice(t *testing.T) {
 			require.Contains(t, got, tc.want)
 		})
 	}
+}
+
+func TestReferenceNoticeUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { undefined() }\n"), 0o644))
+	_, err := referenceNotice(context.Background(), dir, []string{"http1.ReadRequest("})
+	require.Error(t, err, "a package that cannot be read is said so, not taken for one that calls nothing")
 }

@@ -224,7 +224,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if tg.source != "" && len(ch.Reference) > 0 {
 		// Before the specs, not beside them: reading the code may compile, which would load the machine
 		// while the specs time the server.
-		base.Notice = referenceNotice(ctx, tg.source, ch.Reference)
+		notice, err := referenceNotice(ctx, tg.source, ch.Reference)
+		if err != nil {
+			base.Notes = append(base.Notes, fmt.Sprintf("the grader could not read the code to see whether it "+
+				"calls the reference answer to the exercise: %v", err))
+		}
+		base.Notice = notice
 	}
 
 	cfg := spec.Config{
@@ -339,18 +344,18 @@ func watchChapter(o *options, args []string, ch *specs.Chapter, stdout, stderr i
 
 // referenceNotice says which of the chapter's reference answers (Chapter.Reference) the Go package in dir
 // calls, if any. It reads the calls of the package's code, its tests left out, so that a mention in a
-// comment, a string or a test is not taken for a use. A package it cannot read gets no notice.
-func referenceNotice(ctx context.Context, dir string, refs []string) string {
+// comment, a string or a test is not taken for a use.
+func referenceNotice(ctx context.Context, dir string, refs []string) (string, error) {
 	p, err := source.Load(ctx, dir)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	used := p.CalledFrom(refs...)
 	if len(used) == 0 {
-		return ""
+		return "", nil
 	}
 	return fmt.Sprintf("your server calls %s, the course's reference answer to this chapter's exercise: "+
-		"the points count, but the exercise is to write it yourself.", strings.Join(used, "; "))
+		"the points count, but the exercise is to write it yourself.", strings.Join(used, "; ")), nil
 }
 
 // emit prints the report of a build that failed, as JSON or as text: the text leaves out the results (none
