@@ -407,7 +407,9 @@ func TestSplitCommand(t *testing.T) {
 }
 
 func TestShellQuote(t *testing.T) {
-	require.Equal(t, "-max-body 1048576 'a b' 'it'\\''s' ''", shellJoin([]string{"-max-body", "1048576", "a b", "it's", ""}))
+	for in, want := range map[string]string{"-max-body": "-max-body", "/tmp/a.b": "/tmp/a.b", "a b": "'a b'", "it's": `'it'\''s'`, "": "''"} {
+		require.Equal(t, want, shellQuote(in), in)
+	}
 }
 
 func TestFilterSpecs(t *testing.T) {
