@@ -348,10 +348,12 @@ func (s *Server) stop(grace time.Duration) StopResult {
 			t.Stop()
 		}
 	}
-	// The processes the main one started must stop with it: a master waits for its workers before it exits.
-	// They get what is left of the grace period, and a moment at least.
+	// The processes the main one started must stop with it: a master waits for its workers before it exits,
+	// and workers whose master crashed must notice and exit. They get what is left of the grace period, and
+	// a moment at least.
 	killed := s.others()
-	for wait := max(time.Until(deadline), settleChildren); len(killed) > 0 && res.Graceful && wait > 0; wait -= 20 * time.Millisecond {
+	until := time.Now().Add(max(time.Until(deadline), settleChildren))
+	for len(killed) > 0 && (res.Graceful || res.ExitedBefore) && time.Now().Before(until) {
 		time.Sleep(20 * time.Millisecond)
 		killed = s.others()
 	}

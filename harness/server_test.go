@@ -225,15 +225,18 @@ func TestLeftoversFindsAnEscapedDaemon(t *testing.T) {
 // the stop is not graceful, however promptly the main process exited.
 func TestStopChildren(t *testing.T) {
 	tests := []struct {
+		name     string
 		mode     string
+		crash    bool // the main process is killed before Stop, as a crash would
 		graceful bool
 		left     bool
 	}{
-		{"child", true, false},
-		{"badchild", false, true},
+		{"a child stopped and waited for", "child", false, true, false},
+		{"a child that ignores SIGTERM", "badchild", false, false, true},
+		{"a child that outlives a crash", "badchild", true, false, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.mode, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			s := startT(t, ServerConfig{Command: []string{testServer, "-mode", tt.mode}})
 			var pid int
 			require.Eventually(t, func() bool {
@@ -247,10 +250,17 @@ func TestStopChildren(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, s.Pid(), st.pgid, "the child is in the server's process group")
 
-			res := s.Stop(2 * time.Second)
+			status := "exit status 0"
+			if tt.crash {
+				require.NoError(t, s.Signal(syscall.SIGKILL))
+				require.Eventually(t, func() bool { exited, _ := s.Exited(); return exited }, 5*time.Second, 10*time.Millisecond)
+				status = "killed by signal 9 (SIGKILL)"
+			}
+			res := s.Stop(time.Second)
 			require.Equal(t, tt.graceful, res.Graceful, "%+v", res)
-			require.False(t, res.Killed, "the main process exited on SIGTERM")
-			require.Equal(t, "exit status 0", res.Status)
+			require.False(t, res.Killed, "the main process was not killed by Stop")
+			require.Equal(t, tt.crash, res.ExitedBefore)
+			require.Equal(t, status, res.Status)
 			if tt.left {
 				require.Equal(t, []Process{{Pid: pid, Cmdline: testServer + " -mode=stubborn"}}, res.Leftovers)
 			} else {
