@@ -192,18 +192,25 @@ func TestSignalAndExited(t *testing.T) {
 	require.Equal(t, "killed by signal 9 (SIGKILL)", res.Status)
 }
 
-// A daemon that double-forks and calls setsid leaves the process group, so killing the group misses it:
-// Leftovers must still find it and kill it.
-func TestLeftoversFindsAnEscapedDaemon(t *testing.T) {
-	s := startT(t, ServerConfig{Command: []string{testServer, "-mode", "doublefork"}})
+// printedPid waits for the test server to print "WHO pid N" and returns N.
+func printedPid(t *testing.T, s *Server, who string) int {
+	t.Helper()
 	var pid int
 	require.Eventually(t, func() bool {
-		m := regexp.MustCompile(`sleeper pid (\d+)`).FindStringSubmatch(s.Output())
+		m := regexp.MustCompile(who + ` pid (\d+)`).FindStringSubmatch(s.Output())
 		if m != nil {
 			pid, _ = strconv.Atoi(m[1])
 		}
 		return m != nil
 	}, 5*time.Second, 10*time.Millisecond)
+	return pid
+}
+
+// A daemon that double-forks and calls setsid leaves the process group, so killing the group misses it:
+// Leftovers must still find it and kill it.
+func TestLeftoversFindsAnEscapedDaemon(t *testing.T) {
+	s := startT(t, ServerConfig{Command: []string{testServer, "-mode", "doublefork"}})
+	pid := printedPid(t, s, "sleeper")
 	st, err := readStat(pid)
 	require.NoError(t, err)
 	require.NotEqual(t, s.Pid(), st.pgid, "the daemon left the server's process group")
@@ -238,14 +245,7 @@ func TestStopChildren(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startT(t, ServerConfig{Command: []string{testServer, "-mode", tt.mode}})
-			var pid int
-			require.Eventually(t, func() bool {
-				m := regexp.MustCompile(`child pid (\d+)`).FindStringSubmatch(s.Output())
-				if m != nil {
-					pid, _ = strconv.Atoi(m[1])
-				}
-				return m != nil
-			}, 5*time.Second, 10*time.Millisecond)
+			pid := printedPid(t, s, "child")
 			st, err := readStat(pid)
 			require.NoError(t, err)
 			require.Equal(t, s.Pid(), st.pgid, "the child is in the server's process group")
