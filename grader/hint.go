@@ -12,12 +12,12 @@ import (
 	"course/grader/specs"
 )
 
-// reportPath is where the grader keeps the last report of a learner's chapter, for -hint.
+// reportPath is where the grader keeps the last report of a chapter, whatever was graded, for -hint.
 func reportPath(root string, chapter int) string {
 	return filepath.Join(root, ".grader", fmt.Sprintf("chapter-%d.json", chapter))
 }
 
-// saveReport keeps rep as the last report of the learner's chapter. Failing to keep it only costs the hint.
+// saveReport keeps rep as the last report of its chapter. Failing to keep it only costs the hint.
 func saveReport(root string, rep *spec.Report) {
 	path := reportPath(root, rep.Chapter)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -49,9 +49,9 @@ func showHint(w io.Writer, root string, ch *specs.Chapter) int {
 		}
 		return exitPass
 	}
-	last := fmt.Sprintf("your last grade of chapter %d", ch.Number)
+	last := fmt.Sprintf("your last grade of chapter %d (%d/%d)", ch.Number, rep.Score, rep.Total)
 	if rep.Target != "" {
-		last += " (" + rep.Target + ")"
+		last = fmt.Sprintf("your last grade of chapter %d (%s, %d/%d)", ch.Number, rep.Target, rep.Score, rep.Total)
 	}
 	if rep.Output != "" {
 		fmt.Fprintf(w, "At %s the server did not build: fix the compiler errors (grade again to see them).\n", last)
@@ -59,7 +59,7 @@ func showHint(w io.Writer, root string, ch *specs.Chapter) int {
 	}
 	failed := rep.FirstFailure()
 	if failed == nil && len(rep.Problems) == 0 {
-		fmt.Fprintf(w, "Every spec passed at %s: %d/%d.", last, rep.Score, rep.Total)
+		fmt.Fprintf(w, "Every spec passed at %s.", last)
 		if rep.NextChapter > 0 {
 			fmt.Fprintf(w, " On to chapter %d: make grade CHAPTER=%d.", rep.NextChapter, rep.NextChapter)
 		}
@@ -74,17 +74,22 @@ func showHint(w io.Writer, root string, ch *specs.Chapter) int {
 		return exitPass
 	}
 	if !failed.Ran {
-		fmt.Fprintf(w, "At %s (%d/%d) the first spec not passed, %s, did not run: %s\n", last, rep.Score, rep.Total,
-			failed.ID, strings.TrimPrefix(failed.Message, "not run: "))
+		why := strings.TrimPrefix(failed.Message, "not run: ")
+		if !strings.HasPrefix(why, "the server did not start") {
+			fmt.Fprintf(w, "At %s, spec %s did not run: %s\nGrade again.\n", last, failed.ID, why)
+			return exitPass
+		}
+		fmt.Fprintf(w, "At %s your server did not start, so the specs that need it did not run.\n", last)
 		if words := failed.LastWords(); words != "" {
-			fmt.Fprintf(w, "Your server exited as it started, saying: %s\n", words)
+			fmt.Fprintf(w, "It exited as it started, saying: %s\n", words)
 		}
 		if start := rep.StartLine(spec.ByHandAddr, failed.Flags); start != "" {
 			fmt.Fprintf(w, "Start it by hand and read what it prints; it must keep running and listen on the address it is given:\n  %s\n", start)
 		}
+		fmt.Fprintf(w, "What the grader saw: %s\n", strings.TrimRight(why, "\n"))
 		return exitPass
 	}
-	fmt.Fprintf(w, "The first spec you have not passed, at %s (%d/%d):\n\n  %s  %s\n", last, rep.Score, rep.Total, failed.ID, failed.Title)
+	fmt.Fprintf(w, "The first spec you have not passed, at %s:\n\n  %s  %s\n", last, failed.ID, failed.Title)
 	if failed.Case != "" {
 		fmt.Fprintf(w, "  in the case %q\n", failed.Case)
 	}

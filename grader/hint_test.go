@@ -34,7 +34,7 @@ func TestShowHint(t *testing.T) {
 					Why: "README.md#framing", Addr: "127.0.0.1:40001", Flags: []string{"-body-timeout", "1s"},
 					Repro: "printf x | nc 127.0.0.1 40001"},
 			}}, exitPass,
-			[]string{"at your last grade of chapter 1 (" + cmd + ") (3/41)", "1.5  a chunked body", `in the case "trailers"`,
+			[]string{"at your last grade of chapter 1 (" + cmd + ", 3/41)", "1.5  a chunked body", `in the case "trailers"`,
 				"Hint: the hint of the case", "Read: README.md#framing",
 				"python3 server.py --port 40001 -idle-timeout 1s -body-timeout 1s\nthen:\n  printf x | nc 127.0.0.1 40001"},
 			[]string{"8080", first.Hint}},
@@ -52,8 +52,10 @@ func TestShowHint(t *testing.T) {
 		{"did not start", &spec.Report{Chapter: 1, Total: 41, Start: "go run ./chapters/01-blocking -addr {addr} {flags}",
 			Flags: []string{"-max-body", "1"}, Results: []spec.Result{{ID: "1.1", Message: "not run: the server did not start: " +
 				"the server exited with status 1 before accepting connections\nlisten: address in use"}}}, exitPass,
-			[]string{"did not run: the server did not start", "saying: listen: address in use",
-				"go run ./chapters/01-blocking -addr 127.0.0.1:8080 -max-body 1"}, nil},
+			[]string{"your server did not start", "saying: listen: address in use",
+				"go run ./chapters/01-blocking -addr 127.0.0.1:8080 -max-body 1", "What the grader saw: the server did not start: "}, nil},
+		{"stopped", &spec.Report{Chapter: 1, Results: []spec.Result{{ID: "1.1", Message: "not run: the run was interrupted"}}}, exitPass,
+			[]string{"spec 1.1 did not run: the run was interrupted\nGrade again."}, []string{"did not start"}},
 		{"did not build", &spec.Report{Chapter: 1, Output: "server.go:3: syntax error"}, exitFail, []string{"did not build"}, nil},
 	}
 	for _, tc := range tests {
