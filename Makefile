@@ -3,11 +3,12 @@
 CHAPTER ?= 1
 # The two-digit folder of a chapter: chapters/01-blocking, solutions/01-blocking, ...
 SLUG = $(notdir $(firstword $(wildcard chapters/$(shell printf '%02d' $(CHAPTER))-*)))
-# Built rather than go run, which would add its own "exit status 1" to a failing grade.
+# Built rather than go run, which would add its own "exit status 1" to a failing grade and report the
+# grader's exit status 2 (a usage or build error) as 1.
 GRADER = go build -o .grader/grader ./grader && .grader/grader
 GRADE_FLAGS ?=
 
-.PHONY: help check grade solution hint watch test test-unit test-selfcheck vet modules docs slides bench clean
+.PHONY: help check grade solution hint watch grader test test-unit test-selfcheck vet modules docs slides bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,11 +42,14 @@ grade: ## grade your server for CHAPTER=N (chapters/NN-slug)
 solution: ## grade the reference solution of CHAPTER=N
 	@$(GRADER) -chapter $(CHAPTER) -dir solutions/$(SLUG) $(GRADE_FLAGS)
 
-hint: ## show the hint for the first spec you have not passed in CHAPTER=N
+hint: ## the hint for the first spec that the last grade of CHAPTER=N did not pass
 	@$(GRADER) -chapter $(CHAPTER) -hint
 
 watch: ## re-grade CHAPTER=N each time you save a file of it
 	@$(GRADER) -chapter $(CHAPTER) -watch $(GRADE_FLAGS)
+
+grader: ## build the grader as .grader/grader, to run it yourself (-cmd, -dir, -o: see grader/README.md)
+	go build -o .grader/grader ./grader
 
 test: vet modules test-unit docs-check ## the repository's own checks (what CI runs)
 	@echo "make test: all checks passed"
