@@ -14,13 +14,15 @@ import (
 	"course/chapters/push"
 )
 
-// A connection goes through these states, one request after the other. In a blocking server the state is
-// where the connection's thread is in its code; here nobody waits in the code, so the state is written down.
+// A connection goes through these states, one request after the other. In a blocking server the
+// state is where the connection's thread is in its code; here nobody waits in the code, so the
+// state is written down.
 //
-//	idle ──first byte──▶ head ──head parsed──▶ body ──body read──▶ busy ──response sent──▶ idle
-//	                                                                           └─ or, closing ──▶ lingering
+//	idle ─first byte─▶ head ─head parsed─▶ body ─body read─▶ busy ─response sent─▶ idle
+//	                                                              └─ or, closing ─▶ lingering
 //
-// Any of them may end in a close: a deadline passes, the client goes away, or a request is refused.
+// Any of them may end in a close: a deadline passes, the client goes away, or a request is
+// refused.
 type connState uint8
 
 const (
@@ -139,8 +141,8 @@ func (l *loop) feed(c *conn, data []byte, now time.Time) {
 		case push.Data:
 			c.body = append(c.body, c.p.Data()...)
 		case push.End:
-			// Bytes after the request are the next requests: keep them, and parse them once this one is
-			// answered, so that responses go out in the order of the requests.
+			// Bytes after the request are the next requests: keep them, and parse them once
+			// this one is answered, so that responses go out in the order of the requests.
 			c.in = append(c.in, data...)
 			l.dispatch(c, now)
 			return
@@ -220,44 +222,6 @@ func (l *loop) tooBusy(c *conn, now time.Time) {
 	l.write(c, now)
 }
 
-// write writes c's output until the socket takes no more.
-func (l *loop) write(c *conn, now time.Time) {
-	progress := false
-	for c.unsent() > 0 {
-		n, err := unix.Write(c.fd, c.out[c.sent:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if errors.Is(err, unix.EAGAIN) {
-			break // the socket's send buffer is full: epoll will say when it has room (EPOLLOUT, see watch)
-		}
-		if err != nil {
-			l.close(c) // EPIPE, ECONNRESET: the client is gone
-			return
-		}
-		c.sent += n
-		progress = true
-	}
-	if c.reply != nil {
-		c.reply.sent(c.unsent()) // wakes the worker if it waits for room
-	}
-	if c.unsent() > 0 {
-		// The write deadline: a client must keep taking its response. It runs from the last write that made
-		// progress, as nginx's send_timeout does.
-		if c.state == busy && (progress || c.timer.index < 0) {
-			l.timers.set(&c.timer, now.Add(l.cfg.WriteTimeout))
-		}
-		return
-	}
-	c.out, c.sent = c.out[:0], 0
-	if c.state == busy {
-		l.timers.stop(&c.timer)
-		if c.answered {
-			l.next(c, now)
-		}
-	}
-}
-
 // next ends a request whose response is all written, and starts on the next one: at once if it has been
 // pipelined, else when the client sends it.
 func (l *loop) next(c *conn, now time.Time) {
@@ -293,6 +257,44 @@ func (l *loop) linger(c *conn, now time.Time) {
 	c.state = lingering
 	c.in, c.out, c.sent = nil, nil, 0
 	l.timers.set(&c.timer, now.Add(lingerTime))
+}
+
+// write writes c's output until the socket takes no more.
+func (l *loop) write(c *conn, now time.Time) {
+	progress := false
+	for c.unsent() > 0 {
+		n, err := unix.Write(c.fd, c.out[c.sent:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			break // send buffer full: epoll says when there is room (EPOLLOUT, see watch)
+		}
+		if err != nil {
+			l.close(c) // EPIPE, ECONNRESET: the client is gone
+			return
+		}
+		c.sent += n
+		progress = true
+	}
+	if c.reply != nil {
+		c.reply.sent(c.unsent()) // wakes the worker if it waits for room
+	}
+	if c.unsent() > 0 {
+		// The write deadline: a client must keep taking its response. It runs from the last write that made
+		// progress, as nginx's send_timeout does.
+		if c.state == busy && (progress || c.timer.index < 0) {
+			l.timers.set(&c.timer, now.Add(l.cfg.WriteTimeout))
+		}
+		return
+	}
+	c.out, c.sent = c.out[:0], 0
+	if c.state == busy {
+		l.timers.stop(&c.timer)
+		if c.answered {
+			l.next(c, now)
+		}
+	}
 }
 
 // close marks c for closing at the end of the turn (see reap), and tells its worker, if it has one.
