@@ -105,6 +105,20 @@ func TestStep3Read(t *testing.T) {
 				t.Errorf("more bytes of the head, read a second later, moved the timer to %s; want it left at %v: a deadline renewed at each read never ends a head that trickles in (slowloris)", timerState(c), want)
 			}
 		}},
+		{"the bytes kept in c.in are a copy: the next read, of any connection, reuses l.buf", func(t *testing.T, l *loop, c *conn, p *peer) {
+			p.send(get("/hello") + get("/counter"))
+			if !readNow(t, l, c, t0) {
+				return
+			}
+			other, q := pair(t, l, t0)
+			q.send(strings.Repeat("X", len(get("/hello")+get("/counter"))))
+			if !readNow(t, l, other, t0) {
+				return
+			}
+			if string(c.in) != get("/counter") {
+				t.Errorf("after another connection was read, c.in is %s; want %s: keep a copy of the bytes (append), not a slice of l.buf, which every read overwrites", show(string(c.in)), show(get("/counter")))
+			}
+		}},
 		{"a malformed request is refused: 400, and the connection is not kept", func(t *testing.T, l *loop, c *conn, p *peer) {
 			p.send("GET /hello HTTP/1.1\r\nHost : test\r\n\r\n")
 			if !readNow(t, l, c, t0) {
