@@ -117,10 +117,11 @@ func newLoop(cfg *launch.Config, pc launch.PoolConfig, app gateway.App) (*loop, 
 // when connections wait in its backlog.
 //
 // Step 1 (README: "Step 1: the epoll set"):
-//   - open the socket with listen (listen.go, given), which returns its descriptor and the port it is bound to;
+//   - open the socket with the function listen of listen.go (given, and not this method), which returns its
+//     descriptor and the port it is bound to;
 //   - add it to the epoll instance l.epfd, watched for reading (EPOLLIN): ctl, at the end of this file, calls
 //     epoll_ctl. If that fails, close the socket and return the error;
-//   - keep the descriptor in l.lfd, and the port in l.gw.Port: the app is told it as SERVER_PORT.
+//   - keep the descriptor in l.lfd, and the port in l.gw.Port, a string: the app is told it as SERVER_PORT.
 func (l *loop) listen(addr string) error {
 	// TODO(step 1)
 	return notWritten(1, "listen (loop.go)")
@@ -135,7 +136,7 @@ func (l *loop) listen(addr string) error {
 //     "Step 4");
 //   - a signal that interrupts the wait (EINTR) is no error: return 0 events and no error, and the loop goes
 //     round again;
-//   - any other error ends the loop: return it, saying what failed.
+//   - any other error ends the loop: return it, wrapped with what failed (fmt.Errorf with %w).
 //
 // Step 8 (README: "Step 8: deadlines"): the timeout is the time until the nearest deadline, if there is one:
 // the first timer of l.timers; the end of an accept pause, while l.acceptAt is not zero; l.stopBy, while

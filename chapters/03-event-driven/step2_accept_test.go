@@ -87,7 +87,7 @@ func TestStep2Accept(t *testing.T) {
 			}
 			for _, c := range cs {
 				if c.state != idle {
-					t.Errorf("connection %d is in state %d; want idle, waiting for its first request", c.fd, c.state)
+					t.Errorf("connection %d is in state %s; want idle, waiting for its first request", c.fd, stateName(c.state))
 				}
 				if l.conns[c.fd] != c {
 					t.Errorf("a connection of descriptor %d is kept at another index of l.conns: the loop finds a connection by the descriptor epoll reports", c.fd)

@@ -91,7 +91,7 @@ func TestStep3Read(t *testing.T) {
 				return
 			}
 			if c.state != head {
-				t.Errorf("after the first byte of a request, c.state is %d; want head", c.state)
+				t.Errorf("after the first byte of a request, c.state is %s; want head", stateName(c.state))
 			}
 			want := t0.Add(l.cfg.HeaderTimeout)
 			if c.timer.index < 0 || !c.timer.when.Equal(want) {
@@ -153,7 +153,7 @@ func TestStep3Read(t *testing.T) {
 		}},
 		{"an empty socket (EAGAIN) ends read, and keeps the connection", func(t *testing.T, l *loop, c *conn, p *peer) {
 			if readNow(t, l, c, t0) && (c.closed || c.state != idle) {
-				t.Errorf("read with nothing to read left c closed (%v), in state %d; want it open and idle: EAGAIN only says to wait for epoll", c.closed, c.state)
+				t.Errorf("read with nothing to read left c closed (%v), in state %s; want it open and idle: EAGAIN only says to wait for epoll", c.closed, stateName(c.state))
 			}
 		}},
 		{"a connection that does not want to read (its request is with the pool) is not read: the bytes wait in the kernel", func(t *testing.T, l *loop, c *conn, p *peer) {

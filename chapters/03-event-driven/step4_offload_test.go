@@ -73,7 +73,7 @@ func TestStep4Offload(t *testing.T) {
 				return
 			}
 			if c.state != busy {
-				t.Errorf("c.state is %d once the request is handed over; want busy: the connection is not read until it is answered", c.state)
+				t.Errorf("c.state is %s once the request is handed over; want busy: the connection is not read until it is answered", stateName(c.state))
 			}
 			if c.timer.index >= 0 {
 				t.Errorf("c's timer is %s while the app runs; want it stopped: the pool's -request-timeout bounds the app, and the header deadline must not cut it", timerState(c))

@@ -38,7 +38,7 @@ func TestStep5KeepAlive(t *testing.T) {
 	}{
 		{"keep-alive: the connection is idle again, and forgets the request", ended{keep: true}, func(t *testing.T, l *loop, c *conn, p *peer) {
 			if c.closed || c.state != idle {
-				t.Fatalf("after a response that keeps the connection, c is closed %v, in state %d; want open and idle", c.closed, c.state)
+				t.Fatalf("after a response that keeps the connection, c is closed %v, in state %s; want open and idle", c.closed, stateName(c.state))
 			}
 			if c.req != nil || c.body != nil || c.reply != nil || c.answered {
 				t.Errorf("the idle connection still holds its last request: req %v, body %q, reply %v, answered %v; want nil, nil, nil, false", c.req != nil, c.body, c.reply != nil, c.answered)
@@ -64,7 +64,7 @@ func TestStep5KeepAlive(t *testing.T) {
 		}},
 		{"Connection: close: the connection is closed", ended{}, func(t *testing.T, l *loop, c *conn, p *peer) {
 			if !c.closed {
-				t.Errorf("after a response that does not keep the connection (c.keep false), c is open, in state %d; want it closed", c.state)
+				t.Errorf("after a response that does not keep the connection (c.keep false), c is open, in state %s; want it closed", stateName(c.state))
 			}
 		}},
 		{"a refused request, whose client may still send its body: the close lingers", ended{drain: true}, func(t *testing.T, l *loop, c *conn, p *peer) {
@@ -89,7 +89,7 @@ func TestStep5KeepAlive(t *testing.T) {
 		c, _ := pair(t, l, t0)
 		l.stopping, l.stopBy = true, later.Add(time.Second)
 		if over(t, l, c, ended{keep: true}, later) && !c.closed {
-			t.Errorf("while the server is stopping (l.stopping), a connection whose response is sent stays open, in state %d; want it closed", c.state)
+			t.Errorf("while the server is stopping (l.stopping), a connection whose response is sent stays open, in state %s; want it closed", stateName(c.state))
 		}
 	})
 }
@@ -99,7 +99,7 @@ func TestStep5KeepAlive(t *testing.T) {
 func lingered(t *testing.T, c *conn, p *peer) {
 	t.Helper()
 	if c.closed || c.state != lingering {
-		t.Fatalf("c is closed %v, in state %d; want it lingering (linger, given): a close with bytes unread makes the kernel reset the connection, which may destroy the response before the client reads it", c.closed, c.state)
+		t.Fatalf("c is closed %v, in state %s; want it lingering (linger, given): a close with bytes unread makes the kernel reset the connection, which may destroy the response before the client reads it", c.closed, stateName(c.state))
 	}
 	p.f.SetReadDeadline(time.Now().Add(time.Second))
 	if b, err := io.ReadAll(p.br); err != nil {

@@ -94,7 +94,7 @@ func TestStep6Write(t *testing.T) {
 				return
 			}
 			if c.state != idle || c.closed {
-				t.Errorf("after the whole response of a kept-alive connection, c is in state %d, closed %v; want idle: call next when c.answered", c.state, c.closed)
+				t.Errorf("after the whole response of a kept-alive connection, c is in state %s, closed %v; want idle: call next when c.answered", stateName(c.state), c.closed)
 			}
 		}},
 		{"a part of a response written: the request is not over", func(t *testing.T, l *loop, c *conn, p *peer) {
@@ -103,7 +103,7 @@ func TestStep6Write(t *testing.T) {
 				return
 			}
 			if c.state != busy || c.closed {
-				t.Errorf("after writing a part of a response whose worker has more to come (c.answered false), c is in state %d, closed %v; want it busy", c.state, c.closed)
+				t.Errorf("after writing a part of a response whose worker has more to come (c.answered false), c is in state %s, closed %v; want it busy", stateName(c.state), c.closed)
 			}
 		}},
 		{"a client gone (EPIPE): the connection is closed", func(t *testing.T, l *loop, c *conn, p *peer) {

@@ -39,7 +39,7 @@ func TestStep7Loop(t *testing.T) {
 			}},
 			{"EPOLLIN: the connection is read", unix.EPOLLIN, "GET /hel", func(t *testing.T, c *conn, p *peer) {
 				if c.state != head {
-					t.Errorf("after EPOLLIN, with the start of a request in the socket, c is in state %d; want head: read it", c.state)
+					t.Errorf("after EPOLLIN, with the start of a request in the socket, c is in state %s; want head: read it", stateName(c.state))
 				}
 			}},
 			{"EPOLLOUT: the connection's output is written", unix.EPOLLOUT, "", func(t *testing.T, c *conn, p *peer) {

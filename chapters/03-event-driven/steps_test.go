@@ -535,3 +535,12 @@ func (p *peer) expectOpen(d time.Duration) {
 		p.t.Errorf("the server closed the connection (%v), where it should have kept it open", err)
 	}
 }
+
+// stateName spells a connection's state.
+func stateName(s connState) string {
+	names := map[connState]string{idle: "idle", head: "head", body: "body", busy: "busy", lingering: "lingering"}
+	if n, ok := names[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("connState(%d)", s)
+}
