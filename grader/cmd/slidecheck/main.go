@@ -1,0 +1,73 @@
+// Command slidecheck loads every deck of the course in a headless Chromium and reports the slides that do not
+// fit their page or show a backtick as text (see package slides). It exits 1 if it finds any, and 2 when it
+// cannot check. Without a Chromium it says so and exits 0, unless CI=true: CI must check the slides.
+//
+//	go run ./grader/cmd/slidecheck [-present PATH] [DECK...]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"course/grader/browser"
+	"course/grader/slides"
+)
+
+func main() {
+	root := flag.String("root", ".", "the repository root")
+	present := flag.String("present", "", "the present command to serve the decks with (default: build it)")
+	timeout := flag.Duration("timeout", 3*time.Minute, "bound the whole check to `D`")
+	flag.Parse()
+	os.Exit(run(*root, *present, *timeout, flag.Args()))
+}
+
+func run(root, present string, timeout time.Duration, decks []string) int {
+	chromium, err := browser.Find()
+	if err != nil {
+		if browser.Skippable() {
+			fmt.Printf("slidecheck: skipped, the slides were not checked in a browser: %v\n", err)
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "slidecheck: %v (CI=true: the slides must be checked; .ci/install installs Chromium)\n", err)
+		return 2
+	}
+	if len(decks) == 0 {
+		if decks, err = slides.Decks(root); err != nil {
+			fmt.Fprintln(os.Stderr, "slidecheck:", err)
+			return 2
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if present == "" {
+		dir, err := os.MkdirTemp("", "slidecheck-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "slidecheck:", err)
+			return 2
+		}
+		defer os.RemoveAll(dir)
+		if present, err = slides.BuildPresent(ctx, filepath.Join(root, "grader"), dir); err != nil {
+			fmt.Fprintln(os.Stderr, "slidecheck:", err)
+			return 2
+		}
+	}
+	start := time.Now()
+	problems, err := slides.CheckAll(ctx, chromium, present, root, decks)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "slidecheck:", err)
+		return 2
+	}
+	for _, p := range problems {
+		fmt.Println(p)
+	}
+	fmt.Printf("slidecheck: %d decks, %d problems, in %.1f s (%s, window %dx%d)\n", len(decks), len(problems),
+		time.Since(start).Seconds(), filepath.Base(chromium), slides.Width, slides.Height)
+	if len(problems) > 0 {
+		return 1
+	}
+	return 0
+}
