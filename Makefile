@@ -54,11 +54,12 @@ vet:
 	@go vet ./chapters/... ./solutions/... ./harness/... ./grader/...
 
 # Every module stands on its own: it builds outside the workspace, and its go.mod is tidy.
-modules:
-	@echo "== test: every module builds on its own, and its go.mod is tidy"
-	@for m in $(MODULES); do \
+CHECK_MODULES = for m in $(MODULES); do \
 		(cd $$m && GOWORK=off go build ./... && GOWORK=off go mod tidy -diff >/dev/null) || { echo "module $$m: does not build with GOWORK=off, or go.mod is not tidy (cd $$m && GOWORK=off go mod tidy)"; exit 1; }; \
 	done
+modules:
+	@echo "== test: every module builds on its own, and its go.mod is tidy"
+	@$(CHECK_MODULES)
 
 test-unit:
 	@echo "== test: unit tests, every solution graded, every starter and known-bad server failing (about 5 min on 2 cores; course/grader, last, is the long one)"
@@ -89,19 +90,22 @@ bench: ## measure: our load generator against wrk, and the servers beside net/ht
 	@bash bench/loadgen.sh; status=$$?; bash bench/servers.sh && exit $$status
 
 # Run it once where the network is good (or have the instructor run it and copy the folder to each laptop, then
-# run it there once more: it fetches nothing then, and only compiles).
+# run it there once more: it fetches nothing then, and only compiles). Step 1 runs go mod tidy -diff as well as
+# go mod download: tidy also loads the tests of the modules the course uses, and -diff fetches what it needs
+# without changing any file.
 PREP = env $(ONLINE) GOMODCACHE=$(OFFLINE) GOFLAGS='$(GOFLAGS) -modcacherw'
 workshop-prep: ## fetch and build all the course needs, once, so that everything after works offline
-	@echo "workshop-prep: 1/4 the Go modules of the course, into .offline/gomod…"
-	@for m in $(MODULES); do (cd $$m && GOWORK=off $(PREP) go mod download) || exit 1; done
+	@echo "workshop-prep: 1/4 the Go modules of the course and of its checks, into .offline/gomod…"
+	@for m in $(MODULES); do (cd $$m && GOWORK=off $(PREP) go mod download && \
+		{ GOWORK=off $(PREP) go mod tidy -diff >/dev/null || true; }) || exit 1; done
 	@echo "workshop-prep: 2/4 building the grader and the slides tool…"
 	@$(PREP) go build -o $(BIN)/grader ./grader && $(PREP) go build -o $(BIN)/present golang.org/x/tools/cmd/present
 	@echo "workshop-prep: 3/4 compiling the chapters and solutions, with and without the race detector (a few minutes the first time)…"
 	@$(PREP) go build ./chapters/... ./solutions/... && $(PREP) go build -race ./chapters/... ./solutions/... && \
 		$(PREP) go test -count=1 -run '^$$' ./chapters/... >/dev/null
-	@echo "workshop-prep: 4/4 checking that the course builds with no network…"
-	@env GOMODCACHE=$(OFFLINE) GOPROXY=off go list -deps -test ./chapters/... ./solutions/... ./harness/... ./grader/... >/dev/null && \
-		env GOMODCACHE=$(OFFLINE) GOPROXY=off go list -deps golang.org/x/tools/cmd/present >/dev/null
+	@echo "workshop-prep: 4/4 checking that the course and its checks build with no network…"
+	@export GOMODCACHE=$(OFFLINE) GOPROXY=off; \
+		go list -deps -test ./chapters/... ./solutions/... ./harness/... ./grader/... >/dev/null && $(CHECK_MODULES)
 	@echo "workshop-prep: done: .offline/ holds $$(du -sh .offline | cut -f1). From now on make fetches nothing (GOPROXY=off)."
 	@echo "  To hand it on: copy this whole folder, .offline/ included; on each laptop run make workshop-prep once (it only compiles)."
 	@echo "  To run go yourself the same way: export GOMODCACHE=$(OFFLINE) GOPROXY=off"

@@ -2,7 +2,6 @@ package slides
 
 import (
 	"bytes"
-	"fmt"
 	"net"
 	"os/exec"
 	"syscall"
@@ -29,7 +28,7 @@ func TestMakeSlidesStops(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever is left of it, present included
 
-	// The first run builds present: allow for it on a loaded machine.
+	// The first run builds present: allow for it on a loaded machine. out is read once make has exited.
 	deadline := time.Now().Add(3 * time.Minute)
 	for !accepts(addr) {
 		select {
@@ -37,7 +36,11 @@ func TestMakeSlidesStops(t *testing.T) {
 			t.Fatalf("make slides exited before serving %s: %v\n%s", addr, err, out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
-		require.True(t, time.Now().Before(deadline), "make slides does not serve %s after 3 minutes:\n%s", addr, out.String())
+		if time.Now().After(deadline) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+			t.Fatalf("make slides does not serve %s after 3 minutes:\n%s", addr, out.String())
+		}
 	}
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
@@ -47,8 +50,8 @@ func TestMakeSlidesStops(t *testing.T) {
 		t.Fatalf("make slides still running 10 s after SIGTERM")
 	}
 	for end := time.Now().Add(5 * time.Second); accepts(addr); time.Sleep(50 * time.Millisecond) {
-		require.True(t, time.Now().Before(end), fmt.Sprintf("%s still served 5 s after make slides was stopped: "+
-			"present outlived make", addr))
+		require.True(t, time.Now().Before(end), "%s still served 5 s after make slides was stopped: present "+
+			"outlived make", addr)
 	}
 }
 
