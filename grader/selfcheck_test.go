@@ -164,6 +164,12 @@ var knownBads = []knownBad{
 		"deadlines-once":           {"1.34"},
 		"header-deadline-for-body": {"1.34"},
 		"write-deadline-from-head": {"1.34"},
+		"lowercase-values":         {"1.2"},
+		"path-decoded-twice":       {"1.11"},
+		"origin-form-only":         {"1.11"},
+		"one-read-head":            {"1.22"},
+		"deadline-from-accept":     {"1.22"},
+		"limits-too-loose":         {"1.14", "1.15", "1.16", "1.17"},
 	}},
 	{fixture: "threadbad", chapter: 2, race: true, flaws: map[string][]string{
 		"sequential":         {"2.1"},

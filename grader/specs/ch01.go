@@ -62,8 +62,8 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 		{
 			ID: "1.2", Title: "header names are case-insensitive, values trimmed", Points: 2,
 			Why:   readme1 + "#parsing-the-request",
-			Hint:  "compare header names case-insensitively (\"host\" is Host), strip the spaces and tabs around a value (RFC 9112 section 5.1), split a line at its first colon only (a value may hold colons), and accept an empty value.",
-			Repro: "printf 'GET /env HTTP/1.1\\r\\nhost: {host}\\r\\nx-mixed-CASE: one\\r\\nX-Spaces:   two words  \\r\\nX-Tabs:\\tthree\\t\\r\\nX-Time: 12:30:45\\r\\nX-Empty:\\r\\n\\r\\n' | nc {host} {port}",
+			Hint:  "compare header names case-insensitively (\"host\" is Host), strip the spaces and tabs around a value (RFC 9112 section 5.1), split a line at its first colon only (a value may hold colons), accept an empty value, and keep the value's case as sent.",
+			Repro: "printf 'GET /env HTTP/1.1\\r\\nhost: {host}\\r\\nx-mixed-CASE: one\\r\\nX-Spaces:   Two Words  \\r\\nX-Tabs:\\tthree\\t\\r\\nX-Time: 12:30:45\\r\\nX-Empty:\\r\\n\\r\\n' | nc {host} {port}",
 			Check: checkHeaderSyntax,
 		},
 		{
@@ -202,9 +202,13 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 					Hint:  "Content-Type and Content-Length go to CONTENT_TYPE and CONTENT_LENGTH, without the HTTP_ prefix, and have no HTTP_CONTENT_* copy (PEP 3333).",
 					Repro: "curl -s -X GET -H 'Content-Type: application/x-www-form-urlencoded' --data 'a=1&b=2' http://{addr}/env",
 				},
-				"a space in the path": {
-					Hint:  "PATH_INFO is the path percent-decoded: the app sees /no%20such%20page as \"/no such page\".",
-					Repro: "curl -si http://{addr}/no%20such%20page",
+				"a path decoded once": {
+					Hint:  "PATH_INFO is the path percent-decoded, once: /no%20such%2520page is \"/no such%20page\". Pass the request-target on as it came; decoding it twice turns %2520 into a space.",
+					Repro: "curl -si http://{addr}/no%20such%2520page",
+				},
+				"an absolute-form target": {
+					Hint:  "a request-target may be in absolute form, http://host/path?query, and a server must accept it (RFC 9112 section 3.2.2): PATH_INFO and QUERY_STRING come from its path and query.",
+					Repro: "printf 'GET http://{addr}/env?x=1 HTTP/1.1\\r\\nHost: {addr}\\r\\n\\r\\n' | nc {host} {port}",
 				},
 			},
 			Check: checkEnviron(wsgi),
@@ -263,11 +267,11 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			ID: "1.14", Title: "a request line over 8 KiB gets 414", Points: 1,
 			Why:   readme1 + "#limits",
 			Hint:  "stop reading a request line after 8 KiB and answer 414 URI Too Long; never buffer a line without a bound.",
-			Repro: "curl -i http://{addr}/$(head -c 9000 /dev/zero | tr '\\0' a)",
+			Repro: "curl -i http://{addr}/$(head -c 8200 /dev/zero | tr '\\0' a)",
 			Cases: map[string]spec.Case{
-				"a 9 KiB line": {
-					Hint:  "a request line longer than 8 KiB gets 414 URI Too Long.",
-					Repro: "curl -i http://{addr}/$(head -c 9000 /dev/zero | tr '\\0' a)",
+				"a line just over 8 KiB": {
+					Hint:  "a request line longer than 8 KiB (8192 bytes) gets 414 URI Too Long: the limit is 8 KiB, not more.",
+					Repro: "curl -i http://{addr}/$(head -c 8200 /dev/zero | tr '\\0' a)",
 				},
 				"a line that never ends": {
 					Hint:  "count the bytes of the request line as they arrive and answer 414 as soon as it passes 8 KiB, without waiting for its end: a line that never ends must not be buffered without bound until a timeout.",
@@ -279,19 +283,19 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 		{
 			ID: "1.15", Title: "more than 100 header fields get 431", Points: 1,
 			Why:   readme1 + "#limits",
-			Hint:  "count the header fields as you read them and answer 431 Request Header Fields Too Large past 100.",
-			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 150); do printf 'X-Field-%d: 1\\r\\n' $i; done; printf '\\r\\n') | nc {host} {port}",
+			Hint:  "count the header fields as you read them and answer 431 Request Header Fields Too Large past 100: the 101st is one too many.",
+			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 100); do printf 'X-Field-%d: 1\\r\\n' $i; done; printf '\\r\\n') | nc {host} {port}",
 			Check: checkManyHeaders,
 		},
 		{
 			ID: "1.16", Title: "a header section over 8 KiB gets 431", Points: 1,
 			Why:   readme1 + "#limits",
 			Hint:  "add up the bytes of the header lines as you read them and answer 431 Request Header Fields Too Large past 8 KiB.",
-			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 20); do printf 'X-Big-%d: %0500d\\r\\n' $i 0; done; printf '\\r\\n') | nc {host} {port}",
+			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 17); do printf 'X-Big-%d: %0500d\\r\\n' $i 0; done; printf '\\r\\n') | nc {host} {port}",
 			Cases: map[string]spec.Case{
-				"20 fields of 500 bytes": {
-					Hint:  "add up the bytes of the header lines as you read them and answer 431 Request Header Fields Too Large past 8 KiB.",
-					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 20); do printf 'X-Big-%d: %0500d\\r\\n' $i 0; done; printf '\\r\\n') | nc {host} {port}",
+				"17 fields of 500 bytes": {
+					Hint:  "add up the bytes of the header lines as you read them and answer 431 Request Header Fields Too Large past 8 KiB: 17 fields of 500 bytes are about 8.5 KiB, over the limit.",
+					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 17); do printf 'X-Big-%d: %0500d\\r\\n' $i 0; done; printf '\\r\\n') | nc {host} {port}",
 				},
 				"a field line that never ends": {
 					Hint:  "count the bytes of a header line as they arrive and answer 431 as soon as the section passes 8 KiB, without waiting for the line's end: a line that never ends must not be buffered without bound until a timeout.",
@@ -307,16 +311,16 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Repro: "curl -i -H 'Content-Length: 2097152' -H 'Expect:' --data-binary '' http://{addr}/echo",
 			Cases: map[string]spec.Case{
 				"by Content-Length": {
-					Hint:  "compare Content-Length with -max-body as soon as the head is read, and answer 413 Content Too Large before reading any of the body.",
-					Repro: "curl -i -H 'Content-Length: 2097152' -H 'Expect:' --data-binary '' http://{addr}/echo",
+					Hint:  "compare Content-Length with -max-body as soon as the head is read, and answer 413 Content Too Large before reading any of the body: one byte over is too large.",
+					Repro: "curl -i -H 'Content-Length: 1048577' -H 'Expect:' --data-binary '' http://{addr}/echo",
 				},
 				"the refused body is not read as a request": {
 					Hint:  "after a 413 the body is still on its way, unread: close the connection (say Connection: close), or skip the whole body; never read its bytes as the next request.",
 					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 2097152\\r\\n\\r\\nGET /pid HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
 				},
 				"chunked": {
-					Hint:  "count the bytes of a chunked body as you decode it and answer 413 Content Too Large when it goes over -max-body.",
-					Repro: "head -c 1500000 /dev/zero | curl -i -H 'Transfer-Encoding: chunked' --data-binary @- http://{addr}/echo",
+					Hint:  "count the bytes of a chunked body as you decode it and answer 413 Content Too Large when it goes over -max-body, by one byte or more.",
+					Repro: "head -c 1048577 /dev/zero | curl -i -H 'Transfer-Encoding: chunked' --data-binary @- http://{addr}/echo",
 				},
 			},
 			Check: checkBodyLimit,
@@ -364,6 +368,16 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Why:   readme1 + "#timeouts",
 			Hint:  "the header timeout is a deadline for the whole request head, set once when its first byte arrives, not a timeout per read: a client sending a byte every 200 ms never trips a per-read timeout.",
 			Repro: "time (printf 'GET /hello HTTP/1.1\\r\\n'; for i in $(seq 30); do printf 'X-Slow-%d: x\\r\\n' $i; sleep 0.2; done) | nc {host} {port}   # nothing printed; with -header-timeout 1s it must end after about 1 s, not 6",
+			Cases: map[string]spec.Case{
+				"a slowloris head": {
+					Hint:  "the header timeout is a deadline for the whole request head, set once when its first byte arrives, not a timeout per read: a client sending a byte every 200 ms never trips a per-read timeout.",
+					Repro: "time (printf 'GET /hello HTTP/1.1\\r\\n'; for i in $(seq 30); do printf 'X-Slow-%d: x\\r\\n' $i; sleep 0.2; done) | nc {host} {port}   # nothing printed; with -header-timeout 1s it must end after about 1 s, not 6",
+				},
+				"a pause, then a head in pieces": {
+					Hint:  "a new connection has -header-timeout to send its first byte, and the head has -header-timeout from that byte on, not from the connection's start; and a head may come in pieces: read until the empty line that ends it, across as many reads as it takes.",
+					Repro: "(sleep 0.5; printf 'GET /hello HTTP/1.1\\r\\n'; sleep 0.3; printf 'Host: {host}\\r\\n'; sleep 0.3; printf '\\r\\n'; sleep 1) | nc {host} {port}   # Hello, World! with -header-timeout 1s",
+				},
+			},
 			Check: checkSlowloris,
 		},
 		{
@@ -478,15 +492,15 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			ID: "1.29", Title: "requests just under the limits are served", Points: 1, Timeout: 10 * time.Second,
 			Why:   readme1 + "#limits",
 			Hint:  "a request inside every limit is served in full: a line longer than a read buffer is still one line, and a limit is the largest size allowed, not the first one refused.",
-			Repro: "curl -s \"http://{addr}/env?q=$(head -c 5000 /dev/zero | tr '\\0' q)\" | grep -c QUERY_STRING",
+			Repro: "curl -s \"http://{addr}/env?q=$(head -c 7600 /dev/zero | tr '\\0' q)\" | grep -c QUERY_STRING",
 			Cases: map[string]spec.Case{
-				"a 5 KiB request line": {
-					Hint:  "a request line of 5 KiB is under the 8 KiB limit: serve it, even if it is longer than the buffer you read with (grow the line, or read it in pieces, up to the limit).",
-					Repro: "curl -s \"http://{addr}/env?q=$(head -c 5000 /dev/zero | tr '\\0' q)\" | grep -c QUERY_STRING",
+				"a 7.5 KiB request line": {
+					Hint:  "a request line of 7.5 KiB is under the 8 KiB limit: serve it, even if it is longer than the buffer you read with (grow the line, or read it in pieces, up to the limit).",
+					Repro: "curl -s \"http://{addr}/env?q=$(head -c 7600 /dev/zero | tr '\\0' q)\" | grep -c QUERY_STRING",
 				},
-				"a 5 KiB header field": {
-					Hint:  "a header field of 5 KiB is under the 8 KiB limit: serve it, even if it is longer than the buffer you read with (grow the line, or read it in pieces, up to the limit).",
-					Repro: "curl -s -H \"X-Long: $(head -c 5000 /dev/zero | tr '\\0' y)\" http://{addr}/env | grep -c HTTP_X_LONG",
+				"a 7.5 KiB header field": {
+					Hint:  "a header field of 7.5 KiB is under the 8 KiB limit: serve it, even if it is longer than the buffer you read with (grow the line, or read it in pieces, up to the limit).",
+					Repro: "curl -s -H \"X-Long: $(head -c 7600 /dev/zero | tr '\\0' y)\" http://{addr}/env | grep -c HTTP_X_LONG",
 				},
 				"100 header fields": {
 					Hint:  "100 header fields are allowed; the 101st is the first too many (431).",
@@ -640,7 +654,7 @@ func checkHeaderSyntax(t *spec.T) {
 	req := "GET /env HTTP/1.1\r\n" +
 		"host: 127.0.0.1\r\n" +
 		"x-mixed-CASE: one\r\n" +
-		"X-Spaces:   two words  \r\n" +
+		"X-Spaces:   Two Words  \r\n" +
 		"X-Tabs:\tthree\t\r\n" +
 		"X-Time: 12:30:45\r\n" +
 		"X-Empty:\r\n" +
@@ -650,7 +664,7 @@ func checkHeaderSyntax(t *spec.T) {
 	want := map[string]string{
 		"HTTP_HOST":         "127.0.0.1",
 		"HTTP_X_MIXED_CASE": "one",
-		"HTTP_X_SPACES":     "two words",
+		"HTTP_X_SPACES":     "Two Words",
 		"HTTP_X_TABS":       "three",
 		"HTTP_X_TIME":       "12:30:45",
 		"HTTP_X_EMPTY":      "",
@@ -921,13 +935,21 @@ func checkEnviron(wsgi map[string]string) func(t *spec.T) {
 			}
 			t.Diff(firstLine(req)+": unexpected values among the environ keys checked", want, pick(env, keys(want)))
 		})
-		t.Run("a space in the path", func(t *spec.T) {
-			req := get("/no%20such%20page")
-			r := roundTrip(t, t.Dial(), req, "404 Not Found, naming the decoded path \"/no such page\"")
+		t.Run("a path decoded once", func(t *spec.T) {
+			// %2520 is "%20" encoded: decoded once, the path keeps a "%20".
+			req := get("/no%20such%2520page")
+			r := roundTrip(t, t.Dial(), req, `404 Not Found, naming the path decoded once: "/no such%20page"`)
 			wantStatus(t, r, req, 404)
-			if !strings.Contains(string(r.Body), "/no such page") {
-				t.Errorf("%s: the app saw the path %q, want it decoded: \"/no such page\"", firstLine(req), strings.TrimSpace(string(r.Body)))
+			if !strings.HasSuffix(strings.TrimSpace(string(r.Body)), " /no such%20page") {
+				t.Errorf("%s: the app answered %q, want the path decoded once: %q", firstLine(req), strings.TrimSpace(string(r.Body)), "/no such%20page")
 			}
+		})
+		t.Run("an absolute-form target", func(t *spec.T) {
+			req := "GET http://127.0.0.1:" + port + "/env?x=1 HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n"
+			r := roundTrip(t, t.Dial(), req, "200 OK and the environ of /env?x=1: a server must accept the absolute form")
+			wantStatus(t, r, req, 200)
+			want := map[string]string{"PATH_INFO": "/env", "QUERY_STRING": "x=1"}
+			t.Diff(firstLine(req)+": unexpected values among the environ keys checked", want, pick(environ(t, r, req), keys(want)))
 		})
 	}
 }
@@ -993,8 +1015,8 @@ func refused(t *spec.T, req string, code int, want string) {
 }
 
 func checkLongLine(t *spec.T) {
-	t.Run("a 9 KiB line", func(t *spec.T) {
-		req := get("/" + strings.Repeat("a", 9000))
+	t.Run("a line just over 8 KiB", func(t *spec.T) {
+		req := get("/" + strings.Repeat("a", 8200)) // 8214 bytes without the CRLF
 		refused(t, req, 414, "414 URI Too Long")
 	})
 	t.Run("a line that never ends", func(t *spec.T) {
@@ -1004,21 +1026,21 @@ func checkLongLine(t *spec.T) {
 
 func checkManyHeaders(t *spec.T) {
 	var hs []string
-	for i := range 150 {
+	for i := range 100 {
 		hs = append(hs, fmt.Sprintf("X-Field-%d: 1", i+1))
 	}
-	// 151 fields in about 2 KiB: over the count limit, under the size limit.
-	refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (151 fields, over the limit of 100)")
+	// 101 fields in about 1.5 KiB: one over the count limit, under the size limit.
+	refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (101 fields, one over the limit of 100)")
 }
 
 func checkBigHeaders(t *spec.T) {
-	t.Run("20 fields of 500 bytes", func(t *spec.T) {
+	t.Run("17 fields of 500 bytes", func(t *spec.T) {
 		var hs []string
-		for i := range 20 {
+		for i := range 17 {
 			hs = append(hs, fmt.Sprintf("X-Big-%d: %s", i+1, strings.Repeat("0", 500)))
 		}
-		// 21 fields in about 10 KiB: under the count limit, over the size limit.
-		refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (about 10 KiB of headers, over the limit of 8 KiB)")
+		// 18 fields in about 8.5 KiB: under the count limit, over the size limit however the line ends are counted.
+		refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (about 8.5 KiB of headers, over the limit of 8 KiB)")
 	})
 	t.Run("a field line that never ends", func(t *spec.T) {
 		endless(t, "GET /hello HTTP/1.1\r\n"+hostHeader+"X-Endless: ", 431, "431 Request Header Fields Too Large as soon as the section passes 8 KiB")
@@ -1028,8 +1050,8 @@ func checkBigHeaders(t *spec.T) {
 func checkBodyLimit(t *spec.T) {
 	t.Run("by Content-Length", func(t *spec.T) {
 		c := t.Dial()
-		req := request("POST", "/echo", "", fmt.Sprintf("Content-Length: %d", 2*maxBody1))
-		send(t, c, req, "413 Content Too Large at once, before any body byte is sent")
+		req := request("POST", "/echo", "", fmt.Sprintf("Content-Length: %d", maxBody1+1))
+		send(t, c, req, "413 Content Too Large at once, before any body byte is sent: one byte over -max-body")
 		r, err := c.ReadResponse(answerWait, false)
 		var re *harness.ReadError
 		if errors.As(err, &re) && re.Timeout() && len(re.Got) == 0 {
@@ -1066,25 +1088,26 @@ func checkBodyLimit(t *spec.T) {
 			r, err := c.ReadResponse(10*time.Second, false)
 			answered <- answer{r, err}
 		}()
+		// -max-body in chunks of 64 KiB, then one byte more.
 		data := strings.Repeat("x", 64<<10)
 		piece := fmt.Sprintf("%X\r\n%s\r\n", len(data), data)
 		total := 0
 		err := c.SendString(head)
-		for ; err == nil && total < 3*maxBody1/2; total += len(data) {
+		for ; err == nil && total < maxBody1; total += len(data) {
 			err = c.SendString(piece)
 		}
 		if err == nil {
-			err = c.SendString("0\r\n\r\n")
+			err = c.SendString("1\r\nx\r\n0\r\n\r\n")
 		}
 		want := fmt.Sprintf("413 Content Too Large once the body passes -max-body (%d bytes)", maxBody1)
 		a := <-answered
-		sent := fmt.Sprintf("%s%X\r\nxxxx... (%d chunks of %d bytes)", head, len(data), total/len(data), len(data))
+		sent := fmt.Sprintf("%s%X\r\nxxxx... (%d chunks of %d bytes, then one of 1 byte)", head, len(data), total/len(data), len(data))
 		if a.err != nil {
 			t.Expect(sent, "", want)
 			if err != nil {
-				t.Fatalf("%s with a %d-byte chunked body: sending stopped (%v), and no 413 came: %v", firstLine(head), 3*maxBody1/2, err, a.err)
+				t.Fatalf("%s with a %d-byte chunked body: sending stopped (%v), and no 413 came: %v", firstLine(head), maxBody1+1, err, a.err)
 			}
-			t.Fatalf("%s with a %d-byte chunked body: %v", firstLine(head), 3*maxBody1/2, a.err)
+			t.Fatalf("%s with a %d-byte chunked body: %v", firstLine(head), maxBody1+1, a.err)
 		}
 		t.Expect(sent, string(a.r.Raw), want)
 		wantStatus(t, a.r, head, 413)
@@ -1141,6 +1164,34 @@ func checkIdleTimeout(t *spec.T) {
 }
 
 func checkSlowloris(t *spec.T) {
+	t.Run("a slowloris head", cutOff)
+	t.Run("a pause, then a head in pieces", func(t *spec.T) {
+		// The head starts 500 ms after the connection and ends 600 ms later: 1.1 s after the connection,
+		// 0.6 s after its first byte (-header-timeout is 1s).
+		const pause, every = 500 * time.Millisecond, 300 * time.Millisecond
+		pieces := []string{"GET /hello HTTP/1.1\r\n", hostHeader, "\r\n"}
+		c := t.Dial()
+		req := strings.Join(pieces, "")
+		want := "200 OK: the head came whole 0.6 s after its first byte, within -header-timeout (1s)"
+		t.Expect(req+fmt.Sprintf(" (in %d pieces %v apart, the first %v after the connection)", len(pieces), every, pause), "", want)
+		time.Sleep(pause)
+		for i, p := range pieces {
+			if i > 0 {
+				time.Sleep(every)
+			}
+			if err := c.SendString(p); err != nil {
+				t.Fatalf("%s, sent in %d pieces %v apart after a pause of %v: piece %d: %v", firstLine(req), len(pieces), every, pause, i+1, err)
+			}
+		}
+		r := read(t, c, req, want)
+		wantStatus(t, r, req, 200)
+		wantBody(t, r, req, hello)
+	})
+}
+
+// cutOff trickles a request head two bytes every 200 ms and checks that the server closes the connection
+// within a few header timeouts.
+func cutOff(t *spec.T) {
 	const limit = 3500 * time.Millisecond // -header-timeout is 1s
 	c := t.Dial()
 	// Two bytes every 200 ms: 10 bytes a second, so the head would take over 20 s to arrive.
@@ -1404,8 +1455,9 @@ func checkUnderLimits(t *spec.T) {
 			}
 		})
 	}
-	long("a 5 KiB request line", "", 5000)
-	long("a 5 KiB header field", "X-Long", 5000)
+	// 7600 bytes: longer than a 4 KiB read buffer, under the 8 KiB limits however they are counted.
+	long("a 7.5 KiB request line", "", 7600)
+	long("a 7.5 KiB header field", "X-Long", 7600)
 	t.Run("100 header fields", func(t *spec.T) {
 		var hs []string
 		for i := range 99 {
