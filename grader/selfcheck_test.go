@@ -170,6 +170,7 @@ var knownBads = []knownBad{
 		"one-read-head":            {"1.22"},
 		"deadline-from-accept":     {"1.22"},
 		"limits-too-loose":         {"1.14", "1.15", "1.16", "1.17"},
+		"eager-body":               {"1.31", "1.34"},
 	}},
 	{fixture: "threadbad", chapter: 2, race: true, flaws: map[string][]string{
 		"sequential":         {"2.1"},

@@ -370,7 +370,7 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Repro: "time (printf 'GET /hello HTTP/1.1\\r\\n'; for i in $(seq 30); do printf 'X-Slow-%d: x\\r\\n' $i; sleep 0.2; done) | nc {host} {port}   # nothing printed; with -header-timeout 1s it must end after about 1 s, not 6",
 			Cases: map[string]spec.Case{
 				"a slowloris head": {
-					Hint:  "the header timeout is a deadline for the whole request head, set once when its first byte arrives, not a timeout per read: a client sending a byte every 200 ms never trips a per-read timeout.",
+					// The spec's hint, which chapter 3 replaces with the event loop's.
 					Repro: "time (printf 'GET /hello HTTP/1.1\\r\\n'; for i in $(seq 30); do printf 'X-Slow-%d: x\\r\\n' $i; sleep 0.2; done) | nc {host} {port}   # nothing printed; with -header-timeout 1s it must end after about 1 s, not 6",
 				},
 				"a pause, then a head in pieces": {
