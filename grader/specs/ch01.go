@@ -70,11 +70,11 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			ID: "1.3", Title: "an HTTP/1.1 request needs exactly one Host", Points: 1,
 			Why:   readme1 + "#parsing-the-request",
 			Hint:  "answer 400 to an HTTP/1.1 request without a Host header, or with more than one (RFC 9112 section 3.2).",
-			Repro: "printf 'GET /hello HTTP/1.1\\r\\nUser-Agent: grader\\r\\n\\r\\n' | nc {host} {port}",
+			Repro: "printf 'GET /hello HTTP/1.1\\r\\n\\r\\n' | nc {host} {port}",
 			Cases: map[string]spec.Case{
 				"no Host": {
 					Hint:  "an HTTP/1.1 request without a Host header gets 400 (RFC 9112 section 3.2); only HTTP/1.0 may leave it out.",
-					Repro: "printf 'GET /hello HTTP/1.1\\r\\nUser-Agent: grader\\r\\n\\r\\n' | nc {host} {port}",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\n\\r\\n' | nc {host} {port}",
 				},
 				"two Host headers": {
 					Hint:  "a request with two Host headers gets 400 (RFC 9112 section 3.2): count them, do not keep the first or the last.",
