@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"course/chapters/gateway"
 	"course/grader/spec"
 	"course/harness"
 )
@@ -1343,7 +1342,7 @@ func checkUnreadBody(t *spec.T) {
 			c := t.Dial()
 			all := tc.req + get("/hello")
 			want := fmt.Sprintf("%d %s to the first request (whose body the app does not read), then 200 OK with \"Hello, World!\\n\" "+
-				"to the GET after it, or a close after the first response", tc.code, gateway.Reason(tc.code))
+				"to the GET after it, or a close after the first response", tc.code, harness.Reason(tc.code))
 			send(t, c, all, want)
 			r := read(t, c, all, want)
 			wantStatus(t, r, tc.req, tc.code)
@@ -1379,7 +1378,7 @@ func refusedFraming(t *spec.T, req string, codes ...int) {
 	c := t.Dial()
 	var want []string
 	for _, code := range codes {
-		want = append(want, fmt.Sprintf("%d %s", code, gateway.Reason(code)))
+		want = append(want, fmt.Sprintf("%d %s", code, harness.Reason(code)))
 	}
 	r := roundTrip(t, c, req, strings.Join(want, " or ")+" with Connection: close, then the close; no answer to the GET after the body")
 	wantStatusIn(t, r, req, codes...)

@@ -222,7 +222,7 @@ func wantStatusIn(t *spec.T, r *harness.Response, req string, codes ...int) {
 	}
 	var want []string
 	for _, c := range codes {
-		want = append(want, fmt.Sprintf("%d %s", c, gateway.Reason(c)))
+		want = append(want, fmt.Sprintf("%d %s", c, harness.Reason(c)))
 	}
 	t.Fatalf("%s: got %s, want %s", firstLine(req), status(r), strings.Join(want, " or "))
 }
