@@ -66,6 +66,7 @@ func TestSolutionsPass(t *testing.T) {
 			continue
 		}
 		t.Run(ch.Slug, func(t *testing.T) {
+			t.Parallel() // the specs mostly wait on timeouts: chapters graded side by side also show they hold under load
 			code, rep := gradeJSON(t, "-chapter", fmt.Sprint(n), "-dir", filepath.Join(root, dir), "-count", fmt.Sprint(solutionRuns))
 			require.Equal(t, 0, code, "the solution must pass every spec, %d runs in a row; run %d failed:\n%s", solutionRuns, rep.Run, describe(rep))
 			require.Equal(t, solutionRuns, rep.Run)
@@ -85,6 +86,7 @@ func TestStartersFail(t *testing.T) {
 		ch, err := specs.ForChapter(n)
 		require.NoError(t, err)
 		t.Run(ch.Slug, func(t *testing.T) {
+			t.Parallel()
 			code, rep := gradeJSON(t, "-chapter", fmt.Sprint(n), "-dir", filepath.Join(root, "chapters", ch.Slug))
 			require.Equal(t, 1, code, "the starter must build and fail (exit 1), not pass or fail to build:\n%s", rep.Output)
 			require.Empty(t, rep.Output, "the starter must compile")
