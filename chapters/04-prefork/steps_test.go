@@ -358,12 +358,11 @@ func TestStep5BootFailures(t *testing.T) { preforktest.BootFailures(t, yours) }
 func TestStep5Real(t *testing.T) {
 	// A deployment breaks the app's settings, and both workers die: the new ones cannot boot.
 	settings := filepath.Join(t.TempDir(), "settings")
-	if err := os.WriteFile(settings, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	srv := startMaster(t, "-workers", "2", "-settings", settings)
 	kids := workers(t, srv, 2, "-workers 2")
-	os.Remove(settings)
+	if err := os.WriteFile(settings, []byte("this is not a setting\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, pid := range kids {
 		harness.SignalPid(pid, syscall.SIGKILL)
 	}

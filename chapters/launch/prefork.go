@@ -3,6 +3,7 @@ package launch
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -55,7 +56,7 @@ func RegisterPrefork(fs *flag.FlagSet) *PreforkConfig {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "a worker told to stop gets this long to finish its requests")
 	fs.IntVar(&c.MaxRequests, "max-requests", 0, "a worker is replaced after this many requests (0: never)")
 	fs.IntVar(&c.MaxRequestsJitter, "max-requests-jitter", 0, "add a random number of requests up to this to -max-requests, so that workers are not all replaced at once")
-	fs.StringVar(&c.Settings, "settings", "", "a settings `file` each worker reads as it boots: a worker that cannot read it fails to boot")
+	fs.StringVar(&c.Settings, "settings", "", "a settings `file` each worker reads as it boots (boot_delay = 1s): a worker that cannot parse it fails to boot")
 	return c
 }
 
@@ -102,14 +103,17 @@ func Prefork(pc *PreforkConfig, master func(ctx context.Context) error, worker f
 
 // ReadSettings reads the settings file path as a worker boots, as an app loads its settings: lines
 // "name = value", blank lines and lines starting with # aside. The one setting is boot_delay, a duration
-// such as 1s, which the worker sleeps as if importing the app took that long. A file that cannot be read
-// or parsed is an error, which makes the worker fail to boot: how the grader breaks a deployment. An empty
-// path reads nothing.
+// such as 1s, which the worker sleeps as if importing the app took that long. A file that does not exist
+// holds no settings; one that cannot be read or parsed is an error, which makes the worker fail to boot:
+// that is how the grader breaks a deployment. An empty path reads nothing.
 func ReadSettings(path string) error {
 	if path == "" {
 		return nil
 	}
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("cannot load the settings: %w", err)
 	}
@@ -199,10 +203,10 @@ func ServeWorker(ctx context.Context, cfg *Config, pc *PreforkConfig, w *prefork
 			break // stopping: the socket is closed here, not in the other processes
 		}
 		if pc.Threads <= 1 {
-			conns.ServeConn(drain, conn) // one connection at a time, as chapter 1's server
+			serveAccepted(drain, conns, conn) // one connection at a time, as chapter 1's server
 			continue
 		}
-		wg.Go(func() { conns.ServeConn(drain, conn) })
+		wg.Go(func() { serveAccepted(drain, conns, conn) })
 	}
 	if !waitFor(&wg, pc.ShutdownTimeout) {
 		log.Printf("requests still in flight after %v; exiting anyway", pc.ShutdownTimeout)
@@ -213,6 +217,33 @@ func ServeWorker(ctx context.Context, cfg *Config, pc *PreforkConfig, w *prefork
 		places.Close(c)
 	}
 	return nil
+}
+
+// serveAccepted serves conn with s until drain ends, but gives it its first request even when drain ends
+// first. The socket is closed asynchronously when drain ends, so a worker may accept a connection just as
+// it starts to drain: the client has sent, or is sending, its request, and a connection closed without
+// reading it is reset, a failure the client cannot tell from a crash. A request answered while draining
+// says Connection: close, and the connection is closed after it.
+func serveAccepted(drain context.Context, s *http1.Server, conn net.Conn) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(drain))
+	defer cancel()
+	var answered atomic.Bool
+	stop := context.AfterFunc(drain, func() {
+		if answered.Load() {
+			cancel()
+		}
+	})
+	defer stop()
+	own := *s
+	own.Answer = func(bw *bufio.Writer, req *gateway.Request, closing bool) bool {
+		keep := s.Answer(bw, req, closing || drain.Err() != nil)
+		answered.Store(true)
+		if drain.Err() != nil {
+			cancel()
+		}
+		return keep
+	}
+	own.ServeConn(ctx, conn)
 }
 
 // progress runs each job under a pool's places, and marks it in flight for the worker's beats while it runs
