@@ -306,6 +306,16 @@ func checkProcessTree(t *spec.T) {
 	if kids == nil {
 		return
 	}
+	t.Run("workers answer, the master does not", func(t *spec.T) {
+		_, pids := holdWorkers(t, n)
+		for _, pid := range pids {
+			if pid == t.Server().Pid() {
+				t.Errorf("the master (pid %d) answered GET /pid: the master must not serve; the workers do", pid)
+			} else if !slices.Contains(kids, pid) {
+				t.Errorf("GET /pid was answered by pid %d, which is not a child of the master %v", pid, kids)
+			}
+		}
+	})
 	t.Run("one listening socket, held by every process", func(t *spec.T) {
 		inodes, err := harness.ListeningSockets(t.Server().Port())
 		if err != nil {
@@ -323,16 +333,6 @@ func checkProcessTree(t *spec.T) {
 		for _, pid := range kids {
 			if _, ok := holders[pid]; !ok {
 				t.Errorf("worker pid %d holds no descriptor of the listening socket (inode %d): it must inherit it from the master", pid, inodes[0])
-			}
-		}
-	})
-	t.Run("workers answer, the master does not", func(t *spec.T) {
-		_, pids := holdWorkers(t, n)
-		for _, pid := range pids {
-			if pid == t.Server().Pid() {
-				t.Errorf("the master (pid %d) answered GET /pid: the master must not serve; the workers do", pid)
-			} else if !slices.Contains(kids, pid) {
-				t.Errorf("GET /pid was answered by pid %d, which is not a child of the master %v", pid, kids)
 			}
 		}
 	})
