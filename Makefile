@@ -7,7 +7,7 @@ SLUG = $(notdir $(firstword $(wildcard chapters/$(shell printf '%02d' $(CHAPTER)
 GRADER = go build -o .grader/grader ./grader && .grader/grader
 GRADE_FLAGS ?=
 
-.PHONY: help grade solution hint watch test test-unit test-selfcheck vet docs slides bench clean
+.PHONY: help grade solution hint watch test test-unit test-selfcheck vet modules docs slides bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,12 +24,19 @@ hint: ## show the hint for the first spec you have not passed in CHAPTER=N
 watch: ## re-grade CHAPTER=N each time you save a file of it
 	@$(GRADER) -chapter $(CHAPTER) -watch $(GRADE_FLAGS)
 
-test: vet test-unit docs-check ## the repository's own checks (what CI runs)
+test: vet modules test-unit docs-check ## the repository's own checks (what CI runs)
 	@echo "make test: all checks passed"
 
 vet:
 	@test -z "$$(gofmt -l chapters solutions harness grader)" || { gofmt -l chapters solutions harness grader; echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./chapters/... ./solutions/... ./harness/... ./grader/...
+
+# Every module stands on its own: it builds outside the workspace, and its go.mod is tidy.
+MODULES = chapters harness grader solutions
+modules:
+	@for m in $(MODULES); do \
+		(cd $$m && GOWORK=off go build ./... && GOWORK=off go mod tidy -diff >/dev/null) || { echo "module $$m: does not build with GOWORK=off, or go.mod is not tidy (cd $$m && GOWORK=off go mod tidy)"; exit 1; }; \
+	done
 
 test-unit:
 	go test -race -count=1 -timeout 8m ./chapters/... ./solutions/... ./harness/... ./grader/...
