@@ -38,8 +38,10 @@ modules:
 		(cd $$m && GOWORK=off go build ./... && GOWORK=off go mod tidy -diff >/dev/null) || { echo "module $$m: does not build with GOWORK=off, or go.mod is not tidy (cd $$m && GOWORK=off go mod tidy)"; exit 1; }; \
 	done
 
+# The learner's folders (chapters/NN-slug) are left out: their step tests fail until the steps are written.
+# The solutions run the same step tests.
 test-unit:
-	go test -race -count=1 -timeout 8m ./chapters/... ./solutions/... ./harness/... ./grader/...
+	go test -race -count=1 -timeout 8m $$(go list ./chapters/... | grep -v '^course/chapters/[0-9]') ./solutions/... ./harness/... ./grader/...
 
 docs: ## refresh the code excerpts in the chapters from the real files
 	go run ./grader/cmd/docs
