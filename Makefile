@@ -53,8 +53,8 @@ slides: ## serve the slides at http://127.0.0.1:3999/slides/
 	@echo "Open http://127.0.0.1:3999/slides/ (Ctrl-C to stop)"
 	go run golang.org/x/tools/cmd/present -http 127.0.0.1:3999 -content . -notes
 
-bench: ## measure: our load generator against wrk, and the servers beside net/http
-	@bash bench/loadgen.sh; status=$$?; bash bench/servers.sh && exit $$status
+bench: ## measure: our load generator against wrk, the servers beside net/http, the prefork server beside gunicorn
+	@bash bench/loadgen.sh; status=$$?; bash bench/servers.sh && bash bench/prefork.sh && exit $$status
 
 clean: ## remove build and grading leftovers
 	rm -rf .grader

@@ -82,6 +82,8 @@ start() {
 		"$tmp/hello" -addr 127.0.0.1:0 >"$out" 2>&1 &
 	elif [ "$1" = bare-loop ]; then
 		"$tmp/bare" -addr 127.0.0.1:0 >"$out" 2>&1 &
+	elif [ "$1" = 04-prefork ]; then # 2 processes of 4 places: -workers counts processes there
+		"$tmp/$1" -addr 127.0.0.1:0 -idle-timeout 300s -header-timeout 60s -workers 2 -threads 4 -queue 256 >"$out" 2>&1 &
 	else
 		"$tmp/$1" -addr 127.0.0.1:0 -idle-timeout 300s -header-timeout 60s -workers 8 -queue 256 >"$out" 2>&1 &
 	fi

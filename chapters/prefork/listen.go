@@ -48,6 +48,16 @@ func Listen(addr string) (*os.File, error) {
 	return f, nil
 }
 
+// Addr returns the address that the socket in f listens on: "127.0.0.1:8080", or a UNIX socket's path.
+func Addr(f *os.File) string {
+	ln, err := net.FileListener(f) // a duplicate of the descriptor, closed below
+	if err != nil {
+		return "?"
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // activated returns the socket that a service manager passed at fd 3, or nil when it passed none.
 func activated() (*os.File, error) {
 	pid, fds := os.Getenv(EnvListenPID), os.Getenv(EnvListenFDs)

@@ -24,7 +24,8 @@ func serveMaster(ctx context.Context, cfg *launch.Config, pc *launch.PreforkConf
 	if err != nil {
 		return err
 	}
-	log.Printf("master listening on %s: %d workers of %d threads; the counter is %s", cfg.Addr, pc.Workers, pc.Threads, counter)
+	log.Printf("master listening on %s: %d workers, %d requests at once each; the counter is %s",
+		prefork.Addr(ln), pc.Workers, pc.Threads, counter)
 
 	spawn := &spawner{Listener: ln, Beat: prefork.BeatInterval(pc.Timeout), Files: files}
 	m := newMaster(prefork.Config{
