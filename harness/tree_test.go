@@ -20,7 +20,7 @@ func TestChildrenSignalGone(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill() })
 
 	require.Contains(t, Children(os.Getpid()), pid)
-	require.Equal(t, byte('S'), State(pid))
+	require.Eventually(t, func() bool { return State(pid) == 'S' }, 5*time.Second, 10*time.Millisecond, "sleep sleeps")
 	v, ok := Env(pid, "TREE_TEST")
 	require.True(t, ok)
 	require.Equal(t, "yes", v)
