@@ -41,20 +41,6 @@ if [ "${GUNICORN:-1}" = 1 ] && ! command -v gunicorn >/dev/null 2>&1; then
 fi
 secs=${DURATION%s}
 
-# freeport prints a loopback port below the kernel's range for client ports, which no socket uses.
-freeport() {
-	local low port
-	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	for port in $(shuf -i 10000-$((low - 1)) -n 50); do
-		if [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]; then
-			echo "$port"
-			return
-		fi
-	done
-	echo "prefork: no free port found" >&2
-	exit 1
-}
-
 # start KIND ARGS...: starts a server (ours, gunicorn, threaded, hello) on a free port with ARGS; sets pid
 # and addr, and waits until it has as many workers as it should and answers.
 start() {
