@@ -24,8 +24,7 @@ func serveMaster(ctx context.Context, cfg *launch.Config, pc *launch.PreforkConf
 	if err != nil {
 		return err
 	}
-	log.Printf("master listening on %s: %d workers, %d requests at once each; the counter is %s",
-		prefork.Addr(ln), pc.Workers, pc.Threads, counter)
+	log.Printf("master listening on %s: -workers %d -threads %d -counter %s", prefork.Addr(ln), pc.Workers, pc.Threads, counter)
 
 	spawn := &spawner{Listener: ln, Beat: prefork.BeatInterval(pc.Timeout), Files: files}
 	m := newMaster(prefork.Config{

@@ -195,7 +195,7 @@ func ServeWorker(ctx context.Context, cfg *Config, pc *PreforkConfig, w *prefork
 	if err := w.Ready(); err != nil {
 		return err
 	}
-	log.Printf("serving (pid %d), %d at once", os.Getpid(), max(pc.Threads, 1))
+	log.Printf("serving, %d requests at once", max(pc.Threads, 1))
 	var wg sync.WaitGroup
 	for {
 		conn, err := Accept(drain, ln)

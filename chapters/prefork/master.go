@@ -42,8 +42,8 @@ const (
 // dump of every goroutine's stack (where it was stuck), and SIGKILL.
 const killGrace = time.Second
 
-// tick is how often the master looks for silent workers.
-const tick = 50 * time.Millisecond
+// tickEvery is how often the master looks for silent workers.
+const tickEvery = 50 * time.Millisecond
 
 // Config says what a Master runs.
 type Config struct {
@@ -121,7 +121,7 @@ func New(cfg Config) *Master {
 // returns an error, after stopping every worker, when workers keep failing to boot.
 func (m *Master) Run(ctx context.Context, signals <-chan os.Signal) error {
 	defer close(m.done)
-	tick := time.NewTicker(tick)
+	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	for {
 		if err := m.manage(); err != nil {
