@@ -8,10 +8,7 @@ require (
 	golang.org/x/sys v0.50.0
 )
 
-require (
-	course/harness v0.0.0-00010101000000-000000000000
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
-)
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
 
 replace course/chapters => ../chapters
 
