@@ -78,7 +78,7 @@ func (e *Exec) Spawn(id int) (Process, error) {
 		EnvWorker+"="+strconv.Itoa(id),
 		EnvBeat+"="+strconv.FormatInt(e.Beat.Milliseconds(), 10),
 	)
-	// ExtraFiles[i] becomes fd 3+i in the child; every other descriptor of ours is close-on-exec.
+	// ExtraFiles[i] becomes fd 3+i in the child; every other fd of ours is close-on-exec.
 	cmd.ExtraFiles = append([]*os.File{e.Listener, w}, e.Files...)
 	cmd.Stdout, cmd.Stderr = e.Stdout, e.Stderr
 	if cmd.Stdout == nil {
@@ -88,8 +88,8 @@ func (e *Exec) Spawn(id int) (Process, error) {
 		cmd.Stderr = os.Stderr
 	}
 	err = cmd.Start()
-	// The worker has its copy of the write end. Ours must go, or the pipe would never reach end of file when
-	// the worker exits.
+	// The worker has its copy of the write end. Ours must go, or the pipe
+	// would never reach end of file when the worker exits.
 	w.Close()
 	if err != nil {
 		r.Close()
