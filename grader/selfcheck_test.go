@@ -197,6 +197,26 @@ var knownBads = []knownBad{
 		"inline-app":            {"3.7", "3.8"},
 		"multithread-false":     {"3.9"},
 	}},
+	{fixture: "preforkbad", chapter: 4, race: true, flaws: map[string][]string{
+		"goroutine-workers":        {"4.1", "4.4"},
+		"own-socket":               {"4.1"},
+		"multiprocess-false":       {"4.2", "4.3"},
+		"multithread-false":        {"4.3"},
+		"flock-inherited-fd":       {"4.5"},
+		"shm-not-atomic":           {"4.6"},
+		"no-respawn":               {"4.7"},
+		"no-reap":                  {"4.7"},
+		"no-timeout":               {"4.8"},
+		"eager-timeout":            {"4.8"},
+		"beat-through":             {"4.8"},
+		"respawn-loop":             {"4.9"},
+		"kill-old-first":           {"4.10"},
+		"close-listener-on-reload": {"4.10"},
+		"ignore-ttin":              {"4.11"},
+		"abrupt-recycle":           {"4.12"},
+		"term-kills-workers":       {"4.13"},
+		"orphans":                  {"4.14"},
+	}},
 }
 
 // TestKnownBadServersFail grades each known-bad server with each of its flaws on spec 1.1 (which it must
