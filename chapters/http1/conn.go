@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"course/chapters/gateway"
@@ -40,17 +40,30 @@ type Server struct {
 
 // ServeConn serves the requests of conn until the client closes it, a timeout expires, a request forces the
 // close, or ctx is cancelled; then it closes conn. A connection that waits for its next request when ctx is
-// cancelled is closed at once; a request in flight is answered first.
+// cancelled is closed at once; a request in flight, from its first byte on, is answered first.
 func (s *Server) ServeConn(ctx context.Context, conn Conn) {
 	defer conn.Close()
 	// On shutdown, wake a connection that waits for its next request instead of waiting out its idle time.
-	var idle atomic.Bool
+	// The wake runs in a goroutine of its own, and its check and deadline change must not interleave with
+	// the loop leaving the wait: a wake that saw the wait, then moved the deadline after the loop had set
+	// the head's, would cut a request whose first byte has come. One lock makes each a single step.
+	var mu sync.Mutex
+	waiting := false
 	stop := context.AfterFunc(ctx, func() {
-		if idle.Load() {
+		mu.Lock()
+		defer mu.Unlock()
+		if waiting {
 			conn.SetReadDeadline(time.Now())
 		}
 	})
 	defer stop()
+	// setWaiting marks the wait for a request begun or over, and sets the read deadline that goes with it.
+	setWaiting := func(w bool, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		waiting = w
+		conn.SetReadDeadline(time.Now().Add(d))
+	}
 
 	answer := s.Answer
 	if answer == nil {
@@ -63,20 +76,20 @@ func (s *Server) ServeConn(ctx context.Context, conn Conn) {
 	wait := s.HeaderTimeout // a new connection must start its request as quickly as it must finish its head
 	for {
 		// Wait for the first byte of the next request: the idle time of a keep-alive connection.
-		idle.Store(true)
-		conn.SetReadDeadline(time.Now().Add(wait))
+		setWaiting(true, wait)
 		if ctx.Err() != nil {
-			return
+			return // stopping: no new wait (the wake may have run before this one began)
 		}
 		if _, err := br.Peek(1); err != nil {
 			return // closed by the client, idle too long, or shutting down
 		}
-		idle.Store(false)
 		// From the first byte on, the whole head must arrive before the header deadline: a deadline for
 		// the head, not for each read, or a client sending one byte a second would hold us forever.
-		conn.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		setWaiting(false, s.HeaderTimeout)
 		req, err := ReadRequest(br, s.Limits)
 		if err != nil {
+			// The last response's write deadline may have passed while the connection was idle.
+			conn.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 			if Refuse(bw, err) {
 				Linger(conn)
 			}
