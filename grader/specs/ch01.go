@@ -27,7 +27,7 @@ func chapter1() *Chapter {
 		// The reference answers to chapter 1's readRequest and serveConn.
 		Reference: []string{"http1.ReadRequest(", "http1.ParseRequestLine(", "http1.ParseField(",
 			"http1.BodyLength(", "http1.ParseChunkSize(", ".ServeConn(", ".HTTP1("},
-		Specs: append(correctness1(blockingFlags), headOfLine1),
+		Specs: append(correctness1(blockingFlags), headOfLine1, shutdownSpec(stopPlan{id: "1.26", why: readme1 + "#keep-alive", idle: 1})),
 	}
 }
 
