@@ -178,6 +178,10 @@ var knownBads = []knownBad{
 		"cut-in-flight":         {"3.12"},
 		"no-stop-deadline":      {"3.12"},
 		"idle-kept":             {"3.12"},
+		"one-too-many":          {"3.13"},
+		"late-queue-timeout":    {"3.14"},
+		"timeout-as-503":        {"3.15"},
+		"mid-stream-504":        {"3.15"},
 	}},
 }
 

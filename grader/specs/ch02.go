@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,41 +66,8 @@ func threaded2() []spec.Spec {
 			Repro: "curl -s '{addr}/stats?reset=1' >/dev/null; for i in $(seq 12); do curl -s -o /dev/null 'http://{addr}/sleep?ms=300' & done; wait; curl -s http://{addr}/stats   # with -workers 4 -queue 16: max_inflight 4",
 			Check: checkPoolBound,
 		},
-		{
-			ID: "2.3", Title: "overload: a fast 503, then recovery", Points: 3, Timeout: 15 * time.Second,
-			Flags: []string{"-workers", "2", "-queue", "2", "-queue-timeout", "5s"},
-			Why:   readme2 + "#overload-and-503",
-			Hint:  "count the requests held, running or waiting for a place: when every worker is busy and -queue requests wait already, do not wait for room: answer 503 Service Unavailable with a Retry-After header at once.",
-			Repro: overloadRepro,
-			Cases: map[string]spec.Case{
-				"the bound": {Hint: "hold exactly -workers + -queue requests at once, those running and those waiting for a worker, " +
-					"and refuse the next one: more lets an overload pile up, fewer refuses work the server has room for. " +
-					"Count a request in before it waits, and out once it no longer holds a place or room in the queue."},
-				"fast 503s": {Hint: "when every worker is busy and -queue requests wait already, do not wait for room: answer " +
-					"503 Service Unavailable with a Retry-After header at once."},
-				"recovery": {Hint: "once the overload is over, serve requests again: a refused request must not keep " +
-					"anything it took, a place or room in the queue.", Repro: "curl -i http://{addr}/hello"},
-			},
-			Check: checkOverload,
-		},
-		{
-			ID: "2.4", Title: "a request past -queue-timeout is not run", Points: 2, Timeout: 15 * time.Second,
-			Flags: []string{"-workers", "1", "-queue", "4", "-queue-timeout", "300ms"},
-			Why:   readme2 + "#the-request-queues",
-			Hint:  "a request waits for a worker at most -queue-timeout: when it is up, answer 503 at once, without running the app: its client has likely given up, and running it only delays the requests behind it.",
-			Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=2000' & sleep 0.25; time curl -si http://{addr}/counter; wait; curl -s http://{addr}/stats   # with -workers 1 -queue-timeout 300ms: 503 after 0.3 s, and the counter unchanged",
-			Cases: map[string]spec.Case{
-				"on time": {Hint: "time the wait of each request for a worker, and answer 503 the moment -queue-timeout is up, " +
-					"without running the app: not when a worker frees up (that may be seconds later), and not at once " +
-					"either while the queue has room."},
-				"the queue kept its places": {
-					Hint: "a request given up on after -queue-timeout leaves the queue: count it out, or every timeout " +
-						"shrinks the queue by one, and the server soon refuses at once what it has room for.",
-					Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=3000' & sleep 0.25; curl -s -o /dev/null http://{addr}/hello; for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code} %{time_total}s\\n' http://{addr}/hello & done; wait   # with -workers 1 -queue 4: four 503s after 0.3 s, none at once",
-				},
-			},
-			Check: checkQueueTimeout,
-		},
+		overloadSpec("2.3", readme2+"#overload-and-503"),
+		queueTimeoutSpec("2.4", readme2+"#the-request-queues"),
 		{
 			ID: "2.5", Title: "idle keep-alive connections hold no worker", Points: 3, Timeout: 15 * time.Second,
 			Flags: []string{"-workers", "4", "-idle-timeout", "10s"},
@@ -108,39 +76,7 @@ func threaded2() []spec.Spec {
 			Repro: "for i in $(seq 50); do (printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 8) | nc {host} {port} >/dev/null & done; sleep 1; time curl -s http://{addr}/hello; wait   # with -workers 4 -idle-timeout 10s",
 			Check: checkIdleConns,
 		},
-		{
-			ID: "2.6", Title: "a hung request gets 504; its worker is freed", Points: 2, Timeout: 15 * time.Second,
-			Flags: []string{"-workers", strconv.Itoa(hungWorkers), "-request-timeout", requestTimeout2.String()},
-			Why:   readme2 + "#timeouts-and-504",
-			Hint:  "time each app call from when it starts to run; when -request-timeout has passed, answer 504 Gateway Timeout at once, and give the call's place to the next request while the app runs on, abandoned: it holds neither a place nor room in the queue, and the pool keeps its size.",
-			Repro: "curl -si 'http://{addr}/sleep?ms=3000' & curl -si 'http://{addr}/sleep?ms=3000' & sleep 1.5; time curl -s 'http://{addr}/sleep?ms=200'; wait   # with -workers 2 -request-timeout 1s",
-			Cases: map[string]spec.Case{
-				"504 on time": {
-					Hint: "time each app call from when it starts to run, and answer 504 Gateway Timeout as soon as " +
-						"-request-timeout has passed (within a tenth of it): not when the app returns, which may be never.",
-					Repro: "time curl -si 'http://{addr}/sleep?ms=3000'   # with -request-timeout 1s: 504 after 1.0 to 1.1 s",
-				},
-				"the pool recovered": {Hint: "when a call is abandoned at -request-timeout, give its place to the next " +
-					"request at once: the app runs on, but holds no place, or each hung call costs the pool a worker for good."},
-				"the queue kept its room": {
-					Hint: "an abandoned call must not keep taking room in the queue while it runs on: whatever gives its " +
-						"place back counts it out of the requests held too.",
-					Repro: "for i in 1 2; do curl -s -o /dev/null 'http://{addr}/sleep?ms=3000' & done; sleep 1.5; for i in $(seq 9); do curl -s -o /dev/null -w '%{http_code}\\n' 'http://{addr}/sleep?ms=100' & done; wait   # with -workers 2 -queue 8: nine 200s",
-				},
-				"the pool kept its size": {
-					Hint: "exactly one of the timeout and the end of the app gives the place back: when the app of an " +
-						"abandoned call returns, its place has been replaced already, and giving it back again adds a " +
-						"worker to the pool for good.",
-					Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=1500' & sleep 2; curl -s '{addr}/stats?reset=1' >/dev/null; for i in $(seq 6); do curl -s -o /dev/null 'http://{addr}/sleep?ms=200' & done; wait; curl -s http://{addr}/stats   # with -workers 2: max_inflight 2",
-				},
-				"queued time is not run time": {
-					Hint: "start the request timeout when the app starts to run, not when the request is queued: a " +
-						"request that waited for a worker still gets all of -request-timeout to run.",
-					Repro: "for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code}\\n' 'http://{addr}/sleep?ms=600' & done; wait   # with -workers 2 -request-timeout 1s: four 200s",
-				},
-			},
-			Check: checkRequestTimeout,
-		},
+		requestTimeoutSpec("2.6", readme2+"#timeouts-and-504"),
 		{
 			ID: "2.7", Title: "shared counter: no lost update, no data race", Points: 3, Timeout: 15 * time.Second,
 			Why:   readme2 + "#shared-data-and-races",
@@ -175,6 +111,95 @@ func threaded2() []spec.Spec {
 			},
 			Check: checkRefusedBody,
 		},
+	}
+}
+
+// overloadSpec returns the spec of a full pool: -workers + -queue requests are held, the next ones get a fast
+// 503, and the server recovers. Chapters 2 and 3 share it, with their own id and README section.
+func overloadSpec(id, why string) spec.Spec {
+	return spec.Spec{
+		ID: id, Title: "overload: a fast 503, then recovery", Points: 3, Timeout: 15 * time.Second,
+		Flags: []string{"-workers", "2", "-queue", "2", "-queue-timeout", "5s"},
+		Why:   why,
+		Hint:  "count the requests held, running or waiting for a place: when every worker is busy and -queue requests wait already, do not wait for room: answer 503 Service Unavailable with a Retry-After header at once.",
+		Repro: overloadRepro,
+		Cases: map[string]spec.Case{
+			"the bound": {Hint: "hold exactly -workers + -queue requests at once, those running and those waiting for a worker, " +
+				"and refuse the next one: more lets an overload pile up, fewer refuses work the server has room for. " +
+				"Count a request in before it waits, and out once it no longer holds a place or room in the queue."},
+			"fast 503s": {Hint: "when every worker is busy and -queue requests wait already, do not wait for room: answer " +
+				"503 Service Unavailable with a Retry-After header at once."},
+			"recovery": {Hint: "once the overload is over, serve requests again: a refused request must not keep " +
+				"anything it took, a place or room in the queue.", Repro: "curl -i http://{addr}/hello"},
+		},
+		Check: checkOverload,
+	}
+}
+
+// queueTimeoutSpec returns the spec of the queue timeout: a 503 the moment it is up, and the queue keeps its
+// places.
+func queueTimeoutSpec(id, why string) spec.Spec {
+	return spec.Spec{
+		ID: id, Title: "a request past -queue-timeout is not run", Points: 2, Timeout: 15 * time.Second,
+		Flags: []string{"-workers", "1", "-queue", "4", "-queue-timeout", "300ms"},
+		Why:   why,
+		Hint:  "a request waits for a worker at most -queue-timeout: when it is up, answer 503 at once, without running the app: its client has likely given up, and running it only delays the requests behind it.",
+		Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=2000' & sleep 0.25; time curl -si http://{addr}/counter; wait; curl -s http://{addr}/stats   # with -workers 1 -queue-timeout 300ms: 503 after 0.3 s, and the counter unchanged",
+		Cases: map[string]spec.Case{
+			"on time": {Hint: "time the wait of each request for a worker, and answer 503 the moment -queue-timeout is up, " +
+				"without running the app: not when a worker frees up (that may be seconds later), and not at once " +
+				"either while the queue has room."},
+			"the queue kept its places": {
+				Hint: "a request given up on after -queue-timeout leaves the queue: count it out, or every timeout " +
+					"shrinks the queue by one, and the server soon refuses at once what it has room for.",
+				Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=3000' & sleep 0.25; curl -s -o /dev/null http://{addr}/hello; for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code} %{time_total}s\\n' http://{addr}/hello & done; wait   # with -workers 1 -queue 4: four 503s after 0.3 s, none at once",
+			},
+		},
+		Check: checkQueueTimeout,
+	}
+}
+
+// requestTimeoutSpec returns the spec of the request timeout: a 504 within a tenth of it, and a pool that
+// keeps its places, its room and its size.
+func requestTimeoutSpec(id, why string) spec.Spec {
+	return spec.Spec{
+		ID: id, Title: "a hung request gets 504; its worker is freed", Points: 2, Timeout: 15 * time.Second,
+		Flags: []string{"-workers", strconv.Itoa(hungWorkers), "-queue", strconv.Itoa(queue2), "-request-timeout", requestTimeout2.String()},
+		Why:   why,
+		Hint:  "time each app call from when it starts to run; when -request-timeout has passed, answer 504 Gateway Timeout at once, and give the call's place to the next request while the app runs on, abandoned: it holds neither a place nor room in the queue, and the pool keeps its size.",
+		Repro: "curl -si 'http://{addr}/sleep?ms=3000' & curl -si 'http://{addr}/sleep?ms=3000' & sleep 1.5; time curl -s 'http://{addr}/sleep?ms=200'; wait   # with -workers 2 -request-timeout 1s",
+		Cases: map[string]spec.Case{
+			"504 on time": {
+				Hint: "time each app call from when it starts to run, and answer 504 Gateway Timeout as soon as " +
+					"-request-timeout has passed (within a tenth of it): not when the app returns, which may be never.",
+				Repro: "time curl -si 'http://{addr}/sleep?ms=3000'   # with -request-timeout 1s: 504 after 1.0 to 1.1 s",
+			},
+			"the pool recovered": {Hint: "when a call is abandoned at -request-timeout, give its place to the next " +
+				"request at once: the app runs on, but holds no place, or each hung call costs the pool a worker for good."},
+			"the queue kept its room": {
+				Hint: "an abandoned call must not keep taking room in the queue while it runs on: whatever gives its " +
+					"place back counts it out of the requests held too.",
+				Repro: "for i in 1 2; do curl -s -o /dev/null 'http://{addr}/sleep?ms=3000' & done; sleep 1.5; for i in $(seq 9); do curl -s -o /dev/null -w '%{http_code}\\n' 'http://{addr}/sleep?ms=100' & done; wait   # with -workers 2 -queue 8: nine 200s",
+			},
+			"the pool kept its size": {
+				Hint: "exactly one of the timeout and the end of the app frees the call's place: when the app of an " +
+					"abandoned call returns, a fresh place (or worker) has taken its own already, and freeing it again " +
+					"adds a worker to the pool for good.",
+				Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=1500' & sleep 2; curl -s '{addr}/stats?reset=1' >/dev/null; for i in $(seq 6); do curl -s -o /dev/null 'http://{addr}/sleep?ms=200' & done; wait; curl -s http://{addr}/stats   # with -workers 2: max_inflight 2",
+			},
+			"queued time is not run time": {
+				Hint: "start the request timeout when the app starts to run, not when the request is queued: a " +
+					"request that waited for a worker still gets all of -request-timeout to run.",
+				Repro: "for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code}\\n' 'http://{addr}/sleep?ms=600' & done; wait   # with -workers 2 -request-timeout 1s: four 200s",
+			},
+			"a started response is cut short": {
+				Hint: "when an app that has started its response runs past -request-timeout, its status line is gone: " +
+					"close the connection, mid-body, and write nothing more (no 504 inside the body); the client sees " +
+					"a response cut short, as from an app that failed.",
+				Repro: "curl -sv 'http://{addr}/stream?chunks=10&bytes=16&ms=300'   # with -request-timeout 1s: cut after about 1 s, no 504",
+			},
+		},
+		Check: checkRequestTimeout,
 	}
 }
 
@@ -628,6 +653,39 @@ func checkRequestTimeout(t *spec.T) {
 			case a.r.Status != 200:
 				t.Errorf("request %d of %d: %s: got %s, want 200 OK", i+1, n, firstLine(req), a.describe())
 			}
+		}
+	})
+	t.Run("a started response is cut short", func(t *spec.T) {
+		// A stream whose first chunk goes out at once: past the timeout its status line is long gone, and the
+		// only way to end it is to close the connection, mid-body.
+		const chunks, size, every = 10, 16, 300 * time.Millisecond
+		req := get(fmt.Sprintf("/stream?chunks=%d&bytes=%d&ms=%d", chunks, size, every.Milliseconds()))
+		c := t.Dial()
+		want := fmt.Sprintf("200 OK and the first chunks, then the connection closed mid-body once -request-timeout %v has passed", timeout)
+		send(t, c, req, want)
+		start := time.Now()
+		r, err := c.ReadResponse(chunks*every+2*time.Second, false)
+		took := time.Since(start)
+		got := c.Buffered()
+		var re *harness.ReadError
+		switch {
+		case err == nil:
+			got = r.Raw
+		case errors.As(err, &re):
+			got = re.Got
+		}
+		t.Expect(req, string(got), want)
+		switch {
+		case bytes.Contains(got, []byte("HTTP/1.1 504")):
+			t.Errorf("%s: a 504 was written after the start of the 200 response, inside its body: once a response has "+
+				"started, the only way to cut it short is to close the connection", firstLine(req))
+		case err == nil:
+			t.Errorf("%s: the whole stream came back, after %v, though the app ran past -request-timeout %v: the app "+
+				"must be abandoned then, its response cut short", firstLine(req), took.Round(time.Millisecond), timeout)
+		case !bytes.HasPrefix(got, []byte("HTTP/1.1 200 ")):
+			t.Errorf("%s: %v; want the start of a 200 response, cut short", firstLine(req), err)
+		case took > timeout+late+every:
+			t.Errorf("%s: the response was cut only after %v, with -request-timeout %v", firstLine(req), took.Round(time.Millisecond), timeout)
 		}
 	})
 }

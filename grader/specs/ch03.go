@@ -146,6 +146,10 @@ func eventDriven3() []spec.Spec {
 			Check: checkTricklingBody,
 		},
 		shutdownSpec(stopPlan{id: "3.12", why: readme3 + "#the-turn-of-the-loop", idle: 3, inFlight: workers3 + 2, shutdownTimeout: 2 * time.Second}),
+		// The pool's answers, which the loop writes: chapter 2's specs of the bound and the timeouts.
+		overloadSpec("3.13", readme3+"#offloading-the-application"),
+		queueTimeoutSpec("3.14", readme3+"#offloading-the-application"),
+		requestTimeoutSpec("3.15", readme3+"#offloading-the-application"),
 	}
 }
 
