@@ -182,6 +182,8 @@ var knownBads = []knownBad{
 		"late-queue-timeout":    {"3.14"},
 		"timeout-as-503":        {"3.15"},
 		"mid-stream-504":        {"3.15"},
+		"hangup-spin":           {"3.16"},
+		"reset-loses-worker":    {"3.16"},
 	}},
 }
 

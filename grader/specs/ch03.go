@@ -150,6 +150,26 @@ func eventDriven3() []spec.Spec {
 		overloadSpec("3.13", readme3+"#offloading-the-application"),
 		queueTimeoutSpec("3.14", readme3+"#offloading-the-application"),
 		requestTimeoutSpec("3.15", readme3+"#offloading-the-application"),
+		{
+			ID: "3.16", Title: "clients that reset: no spin, no worker lost", Points: 2, Timeout: 15 * time.Second,
+			Why:   readme3 + "#the-turn-of-the-loop",
+			Hint:  "close a connection as soon as epoll reports an error or a hang-up on it (EPOLLERR, EPOLLHUP: they are reported whether asked for or not, every turn, so ignoring them makes the loop spin), and tell the worker making its response that nobody will read it, so that the worker stops and is free for the next request.",
+			Repro: fmt.Sprintf("for i in $(seq %d); do curl -s -m 0.3 -o /dev/null 'http://{addr}/big?bytes=67108864' --limit-rate 10k & done; wait; time (for i in $(seq %d); do curl -s -o /dev/null 'http://{addr}/sleep?ms=300' & done; wait)   # about 0.3 s", workers3, workers3),
+			Cases: map[string]spec.Case{
+				"reset mid-request": {
+					Hint: "when a client resets its connection while its request is with a worker, epoll reports EPOLLERR " +
+						"and EPOLLHUP on it every turn, whatever the loop watches: close the connection then, or the loop " +
+						"spins until the response is ready.",
+					Repro: fmt.Sprintf("for i in $(seq %d); do curl -s -m 0.1 'http://{addr}/sleep?ms=3000' & done; sleep 0.5; top -b -n 1 -p $(pgrep -nf -- '-addr {addr}')   # no CPU", workers3),
+				},
+				"reset mid-response": {
+					Hint: "when a client resets its connection while a worker makes its response (a worker waiting for " +
+						"room in a full output buffer, say), close the connection and wake the worker: its next write must " +
+						"fail, so that it stops and is free again; otherwise each such client costs the pool a worker for good.",
+				},
+			},
+			Check: checkResets,
+		},
 	}
 }
 
@@ -659,4 +679,61 @@ func checkTricklingBody(t *spec.T) {
 			t.Errorf("connection %d of %d: %s: the body came back as %q, want the %d bytes sent", i+1, n, firstLine(req), r.Body, size)
 		}
 	}
+}
+
+func checkResets(t *spec.T) {
+	const n = workers3 // as many as the workers: each one lost shows
+	const spinning = 200 * time.Millisecond // of CPU in 1.5 s: a spinning loop takes most of a core, even on a loaded machine
+	const wave = time.Second // n requests of 300 ms on n free workers: one wave
+	sendThenReset := func(req string, dial func() (*harness.Conn, error), wait time.Duration) {
+		conns := make([]*harness.Conn, 0, n)
+		defer func() {
+			for _, c := range conns {
+				c.Reset()
+			}
+		}()
+		for i := range n {
+			c, err := dial()
+			if err == nil {
+				err = c.SendString(req)
+			}
+			if err != nil {
+				t.Fatalf("connection %d of %d: %s: %v", i+1, n, firstLine(req), err)
+			}
+			conns = append(conns, c)
+		}
+		time.Sleep(wait)
+	}
+
+	// Requests that run on for two seconds after their clients reset: the loop has nothing to do meanwhile.
+	sendThenReset(sleepReq(2500), t.DialQuiet, 200*time.Millisecond)
+	t.Logf("%d clients sent GET /sleep?ms=2500 and reset their connections 200 ms later", n)
+	cpu0 := usage(t).CPU
+	time.Sleep(1500 * time.Millisecond)
+	spent := usage(t).CPU - cpu0
+	t.Note(fmt.Sprintf("after %d clients reset their connections mid-request, the server used %v of CPU in 1.5 s", n, spent))
+	t.Run("reset mid-request", func(t *spec.T) {
+		if spent > spinning {
+			t.Errorf("after %d clients reset their connections while their requests ran, the server used %v of CPU in "+
+				"1.5 s, with nothing to do but wait: its loop spins, as epoll reports the reset connections every turn", n, spent)
+		}
+	})
+	time.Sleep(time.Second) // the sleeps end
+
+	// Responses too big for the socket: the workers making them wait for room when their clients reset.
+	small := func() (*harness.Conn, error) { return harness.DialSmallBuffer(t.Addr(), 4096, spec.DialTimeout) }
+	sendThenReset(get(fmt.Sprintf("/big?bytes=%d", 64<<20)), small, 300*time.Millisecond)
+	t.Logf("%d clients asked for GET /big?bytes=%d, read nothing, and reset their connections 300 ms later", n, 64<<20)
+	time.Sleep(200 * time.Millisecond)
+	t.Run("reset mid-response", func(t *spec.T) {
+		req := sleepReq(300)
+		t.Expect(req, "", fmt.Sprintf("%d answers 200 OK within %v: every one of the %d workers is free again", n, wave, n))
+		total, ok := allOK(t, n, req, 5*time.Second)
+		t.Note(fmt.Sprintf("then %d requests of 300 ms took %v", n, total.Round(time.Millisecond)))
+		if ok && total > wave {
+			t.Errorf("after %d clients reset their connections while their /big responses were made, %d requests of 300 ms "+
+				"took %v, want under %v with %d workers: the workers that made those responses were not all freed", n, n,
+				total.Round(time.Millisecond), wave, n)
+		}
+	})
 }
