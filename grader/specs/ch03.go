@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -132,16 +133,37 @@ func eventDriven3() []spec.Spec {
 			Check: checkMultithread,
 		},
 		{
-			ID: "3.10", Title: "a connection that sends nothing is closed", Points: 2, Timeout: 10 * time.Second,
+			ID: "3.10", Title: "silent and slow heads cut at the header deadline", Points: 2, Timeout: 10 * time.Second,
+			Flags: []string{"-idle-timeout", "10s"},
 			Why:   readme3 + "#timers",
-			Hint:  "a new connection has -header-timeout to send its request head, counted from the accept: one that connects and sends nothing must be closed then too, or enough of them hold every descriptor the server has. Not sooner, though: a browser opens connections before it has a request for them.",
+			Hint:  "each connection has one deadline at a time, and the loop must wake for the nearest of them all: -header-timeout from the accept for a new connection, from the first byte of a request for a kept-alive one, -idle-timeout between requests.",
 			Repro: "time (sleep 5 | nc {host} {port})   # with -header-timeout 1s: nc ends after 1 s, not 5",
-			Check: checkSilent,
+			Cases: map[string]spec.Case{
+				"nothing sent": {
+					Hint: "a new connection has -header-timeout to send its request head, counted from the accept: one " +
+						"that connects and sends nothing must be closed then, or enough of them hold every descriptor the " +
+						"server has; and the loop must wake for that deadline even while other connections have later " +
+						"ones (an idle keep-alive connection, here). Not sooner, though: a browser opens connections " +
+						"before it has a request for them.",
+				},
+				"a slow head after a request": {
+					Hint: "on a kept-alive connection, the header deadline starts at the first byte of the next request, " +
+						"and replaces the idle deadline: a head that trickles in is cut -header-timeout after its first " +
+						"byte, not at the end of -idle-timeout.",
+					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 0.2; for i in $(seq 50); do printf 'G'; sleep 0.1; done) | nc {host} {port}   # with -header-timeout 1s -idle-timeout 10s: ends about 1 s after the first G",
+				},
+				"an idle connection": {
+					Hint: "between two requests a keep-alive connection waits -idle-timeout for the next one, not " +
+						"-header-timeout: set the idle deadline once the response is written.",
+					Repro: "time (printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 12) | nc {host} {port}   # with -idle-timeout 10s: about 10 s",
+				},
+			},
+			Check: checkHeaderDeadline,
 		},
 		{
 			ID: "3.11", Title: "a body that trickles in holds no worker", Points: 2, Timeout: 15 * time.Second,
 			Why:   readme3 + "#a-parser-that-takes-bytes-as-they-come",
-			Hint:  "read the whole request body in the loop, as it arrives, before the app runs: the app reads its input as a blocking stream, so an app started early waits on the client with a worker, and -workers slow uploads stop the server.",
+			Hint:  "read the whole request body in the loop, as it arrives, before the app runs: the app reads its input as a blocking stream, so an app started early waits on the client with a worker, and -workers slow uploads stop the server. The body has -body-timeout to arrive, from the end of the head: the header deadline ends with the head.",
 			Repro: fmt.Sprintf("for i in $(seq %d); do (printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 100\\r\\n\\r\\nsome'; sleep 5) | nc {host} {port} & done; sleep 0.5; time curl -s http://{addr}/stats; wait   # \"inflight\":0, at once", workers3+2),
 			Check: checkTricklingBody,
 		},
@@ -572,13 +594,25 @@ func checkCPUStall(t *spec.T) {
 	}
 }
 
-func checkSilent(t *spec.T) {
+func checkHeaderDeadline(t *spec.T) {
 	const n = 20
-	const headerTimeout = time.Second // the chapter's -header-timeout
-	// The timer runs from the accept, which comes after the connection is made: never before headerTimeout from
-	// here, give or take the rounding of a loop's clock.
+	const headerTimeout = time.Second // the chapter's -header-timeout; the spec's -idle-timeout is 10s
+	// The header deadline runs from the accept, which comes after the connection is made: never before
+	// headerTimeout from here, give or take the rounding of a loop's clock.
 	const early = headerTimeout * 9 / 10
 	const late = headerTimeout + 1500*time.Millisecond
+	hello := get("/hello")
+	keptAlive := func() *harness.Conn {
+		c := t.Dial()
+		r := roundTrip(t, c, hello, "200 OK, the connection kept open")
+		wantStatus(t, r, hello, 200)
+		return c
+	}
+	// An idle keep-alive connection: its deadline, 10 s away, is far later than the others' in this check.
+	idle := keptAlive()
+	idleSince := time.Now()
+	slow := keptAlive()
+
 	type silent struct {
 		c      *harness.Conn
 		dialed time.Time
@@ -593,7 +627,7 @@ func checkSilent(t *spec.T) {
 		}
 		conns[i] = silent{c: c, dialed: time.Now()}
 	}
-	t.Logf("%d connections made; they send nothing", n)
+	t.Logf("%d connections made, which send nothing", n)
 	var wg sync.WaitGroup
 	for i := range conns {
 		s := &conns[i]
@@ -602,36 +636,79 @@ func checkSilent(t *spec.T) {
 			s.after = time.Since(s.dialed)
 		})
 	}
+
+	// The next request on a kept-alive connection, a byte every 100 ms: its head would take 10 s.
+	head := "GET /hello HTTP/1.1\r\n" + hostHeader + "X-Slow: " + strings.Repeat("z", 80) + "\r\n\r\n"
+	first := time.Now()
+	go slow.Trickle([]byte(head), 1, 100*time.Millisecond) // ends when the server closes, or the check does
+	var slowResp *harness.Response
+	var slowErr error
+	var slowAfter time.Duration
+	wg.Go(func() {
+		slowResp, slowErr = slow.ReadResponse(late, false)
+		slowAfter = time.Since(first)
+		if slowErr == nil {
+			slowErr = slow.ExpectClosed(closeWait)
+		}
+	})
+
 	answeredQuickly(t, fmt.Sprintf("while %d connections send nothing", n), 500*time.Millisecond)
 	wg.Wait()
-	open, soon := 0, 0
-	var first time.Duration
-	for _, s := range conns {
-		switch {
-		case s.err != nil:
-			open++
-		case s.after < early:
-			soon++
-			first = max(first, s.after)
+
+	t.Run("nothing sent", func(t *spec.T) {
+		open, soon := 0, 0
+		var first time.Duration
+		for _, s := range conns {
+			switch {
+			case s.err != nil:
+				open++
+			case s.after < early:
+				soon++
+				first = max(first, s.after)
+			}
 		}
-	}
-	if open > 0 {
-		t.Errorf("%d of %d connections that sent nothing were still open %v after they were made, with -header-timeout %v: "+
-			"a connection that never starts a request must be closed at the header deadline, counted from the accept", open, n, late, headerTimeout)
-	}
-	if soon > 0 {
-		t.Errorf("%d of %d connections that sent nothing were closed within %v, before -header-timeout %v had passed: a client "+
-			"may connect before it has a request to send", soon, n, first.Round(time.Millisecond), headerTimeout)
-	}
+		if open > 0 {
+			t.Errorf("%d of %d connections that sent nothing were still open %v after they were made, with -header-timeout %v: "+
+				"a connection that never starts a request must be closed at the header deadline, counted from the accept, "+
+				"even while another connection's deadline is later", open, n, late, headerTimeout)
+		}
+		if soon > 0 {
+			t.Errorf("%d of %d connections that sent nothing were closed within %v, before -header-timeout %v had passed: a client "+
+				"may connect before it has a request to send", soon, n, first.Round(time.Millisecond), headerTimeout)
+		}
+	})
+	t.Run("a slow head after a request", func(t *spec.T) {
+		var re *harness.ReadError
+		switch {
+		case slowResp != nil && slowResp.Status == 200:
+			t.Errorf("got 200 OK to a request head that never finished")
+		case errors.As(slowErr, &re) && re.Timeout(), errors.Is(slowErr, os.ErrDeadlineExceeded):
+			t.Errorf("a kept-alive connection sending its next request head a byte every 100 ms was still open %v after "+
+				"the first byte, with -header-timeout %v: the header deadline starts at the first byte of each request",
+				slowAfter.Round(time.Millisecond), headerTimeout)
+		case slowAfter < early:
+			t.Errorf("a kept-alive connection was closed %v after the first byte of its next request, before "+
+				"-header-timeout %v had passed", slowAfter.Round(time.Millisecond), headerTimeout)
+		}
+	})
+	t.Run("an idle connection", func(t *spec.T) {
+		time.Sleep(time.Until(idleSince.Add(headerTimeout + 500*time.Millisecond))) // past the header deadline
+		if err := idle.ExpectQuiet(100 * time.Millisecond); err != nil {
+			t.Errorf("a keep-alive connection idle since its request, %v ago: %v: with -idle-timeout 10s it waits that long "+
+				"for its next request", time.Since(idleSince).Round(time.Millisecond), err)
+		}
+	})
 }
 
 func checkTricklingBody(t *spec.T) {
-	const n = workers3 + 2 // more than the workers: a worker each would leave none
+	const n = workers3 + 2            // more than the workers: a worker each would leave none
+	const headerTimeout = time.Second // the chapter's -header-timeout
 	const size, first = 100, 10
 	const quick = 500 * time.Millisecond
 	body := strings.Repeat("0123456789", size/10)
 	req := request("POST", "/echo", "", fmt.Sprintf("Content-Length: %d", size))
 	conns := dialAll(t, n)
+	sent := time.Now()
 	for i, c := range conns {
 		if err := c.SendString(req + body[:first]); err != nil {
 			t.Fatalf("connection %d of %d: sending %s and %d bytes of its body: %v", i+1, n, firstLine(req), first, err)
@@ -666,14 +743,22 @@ func checkTricklingBody(t *spec.T) {
 	}
 	answeredQuickly(t, while, quick)
 
-	// The rest of each body: every request is then answered in full.
+	// The rest of each body, past the header deadline: the body has -body-timeout (30 s here) to arrive, and every
+	// request is then answered in full.
+	time.Sleep(time.Until(sent.Add(headerTimeout + 500*time.Millisecond)))
 	for i, c := range conns {
 		if err := c.SendString(body[first:]); err != nil {
-			t.Fatalf("connection %d of %d: sending the rest of the body: %v", i+1, n, err)
+			t.Fatalf("connection %d of %d: sending the rest of the body, %v after the head: %v", i+1, n, time.Since(sent).Round(time.Millisecond), err)
 		}
 	}
 	for i, c := range conns {
-		r := read(t, c, req+body, "200 OK and the body sent")
+		r, err := c.ReadResponse(answerWait, false)
+		if err != nil {
+			t.Expect(req+body, string(c.Buffered()), "200 OK and the body sent")
+			t.Fatalf("connection %d of %d: %s, its body sent in two parts %v apart: %v: the header deadline (-header-timeout "+
+				"%v) ends with the head; the body has -body-timeout, 30 s here", i+1, n, firstLine(req), time.Since(sent).Round(100*time.Millisecond), err, headerTimeout)
+		}
+		t.Expect(req+body, string(r.Raw), "200 OK and the body sent")
 		wantStatus(t, r, req, 200)
 		if string(r.Body) != body {
 			t.Errorf("connection %d of %d: %s: the body came back as %q, want the %d bytes sent", i+1, n, firstLine(req), r.Body, size)
@@ -682,9 +767,9 @@ func checkTricklingBody(t *spec.T) {
 }
 
 func checkResets(t *spec.T) {
-	const n = workers3 // as many as the workers: each one lost shows
+	const n = workers3                      // as many as the workers: each one lost shows
 	const spinning = 200 * time.Millisecond // of CPU in 1.5 s: a spinning loop takes most of a core, even on a loaded machine
-	const wave = time.Second // n requests of 300 ms on n free workers: one wave
+	const wave = time.Second                // n requests of 300 ms on n free workers: one wave
 	sendThenReset := func(req string, dial func() (*harness.Conn, error), wait time.Duration) {
 		conns := make([]*harness.Conn, 0, n)
 		defer func() {
