@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -239,5 +240,49 @@ func TestArchitectureFails(t *testing.T) {
 			require.False(t, r.Passed, "3.1 must fail on testdata/arch/%s", tt.dir)
 			require.Contains(t, r.Message, tt.want)
 		})
+	}
+}
+
+func TestNotLetters(t *testing.T) {
+	require.Equal(t, -1, notLetters([]byte("abcdefghijklmnopqrstuvwxyzabc")))
+	require.Equal(t, -1, notLetters(nil))
+	require.Equal(t, 27, notLetters([]byte("abcdefghijklmnopqrstuvwxyzaXc")))
+}
+
+func TestChapter3(t *testing.T) {
+	ch, err := ForChapter(3)
+	require.NoError(t, err)
+	require.True(t, ch.Race, "chapter 3 is built with the race detector: the loop and the workers share each response")
+	var own []string
+	for _, s := range ch.Specs {
+		if strings.HasPrefix(s.ID, "3.") {
+			own = append(own, s.ID)
+		}
+	}
+	for i, id := range own {
+		require.Equal(t, fmt.Sprintf("3.%d", i+1), id, "ids follow the order of the table")
+	}
+}
+
+// TestShutdownSpecs checks that every chapter has a SIGTERM spec that overrides the grader's short idle
+// timeout, and passes -shutdown-timeout only to a server that has the flag (chapter 1's has not).
+func TestShutdownSpecs(t *testing.T) {
+	for _, n := range Numbers() {
+		ch, err := ForChapter(n)
+		require.NoError(t, err)
+		var stops []spec.Spec
+		for _, s := range ch.Specs {
+			if s.Stops {
+				stops = append(stops, s)
+			}
+		}
+		require.Len(t, stops, 1, "chapter %d has one SIGTERM spec", n)
+		s := stops[0]
+		require.True(t, strings.HasPrefix(s.ID, fmt.Sprintf("%d.", n)), s.ID)
+		require.Contains(t, strings.Join(s.Flags, " "), "-idle-timeout "+stopIdleTimeout, "the server's default idle timeout, not the grader's 1s")
+		require.Equal(t, n > 1, slices.Contains(s.Flags, "-shutdown-timeout"), "chapter %d: -shutdown-timeout from chapter 2 on", n)
+		for name, c := range s.Cases {
+			require.NotEmpty(t, c.Hint, "%s: the sub-case %q has a hint of its own", s.ID, name)
+		}
 	}
 }
