@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"course/chapters/gateway"
 	"course/grader/spec"
 	"course/harness"
 )
@@ -817,10 +816,6 @@ func checkMultithread(t *spec.T) {
 	t.Diff(firstLine(req)+": unexpected wsgi.* flags in the environ", want, pick(environ(t, r, req), keys(want)))
 }
 
-// smuggled is the body of spec 2.10's refused requests: a request of its own, which a server that reads the
-// body as the next request answers.
-const smuggled = "GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-
 // escapeCRLF writes CR and LF as printf's escapes, for a repro line.
 func escapeCRLF(s string) string {
 	return strings.NewReplacer("\r", "\\r", "\n", "\\n").Replace(s)
@@ -875,7 +870,7 @@ func checkRefusedBody(t *spec.T) {
 // nothing more: the server closes the connection within settle, or it stays silent until then and then
 // answers one more request with one response.
 func refusedOnce(t *spec.T, c *harness.Conn, req string, code int, settle time.Duration) {
-	want := fmt.Sprintf("%d %s, then the connection closed or one answer to the next request: the body is not a request", code, gateway.Reason(code))
+	want := fmt.Sprintf("%d %s, then the connection closed or one answer to the next request: the body is not a request", code, harness.Reason(code))
 	r := read(t, c, req, want)
 	wantStatus(t, r, req, code)
 	err := c.ExpectClosed(settle)

@@ -190,7 +190,7 @@ func eventDriven3() []spec.Spec {
 						"fail, so that it stops and is free again; otherwise each such client costs the pool a worker for good.",
 				},
 			},
-			Check: checkResets,
+			Check: checkResetCrowd,
 		},
 	}
 }
@@ -771,7 +771,7 @@ func checkTricklingBody(t *spec.T) {
 	}
 }
 
-func checkResets(t *spec.T) {
+func checkResetCrowd(t *spec.T) {
 	const n = workers3                      // as many as the workers: each one lost shows
 	const spinning = 200 * time.Millisecond // of CPU in 1.5 s: a spinning loop takes most of a core, even on a loaded machine
 	const wave = time.Second                // n requests of 300 ms on n free workers: one wave
