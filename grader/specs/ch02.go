@@ -669,6 +669,24 @@ func checkRequestTimeout(t *spec.T) {
 	if t.Failed() {
 		return
 	}
+	t.Run("queued time is not run time", func(t *spec.T) {
+		// Twice -workers requests of 0.6 s: half of them wait 0.6 s for a worker, then run 0.6 s, under
+		// -request-timeout 1s each.
+		const n, ms = 2 * hungWorkers, 600
+		req := sleepReq(ms)
+		t.Expect(req, "", fmt.Sprintf("%d answers 200 OK: each app call runs %d ms, under -request-timeout %v, some after waiting for a worker", n, ms, timeout))
+		for i, a := range sendAll(dialAll(t, n), req, 5*time.Second) {
+			switch {
+			case a.err != nil:
+				t.Errorf("request %d of %d: %s: %s", i+1, n, firstLine(req), a.describe())
+			case a.r.Status == 504:
+				t.Errorf("request %d of %d: %s: got %s, though its app call ran %d ms, under -request-timeout %v: "+
+					"the time it waited for a worker counted as run time", i+1, n, firstLine(req), a.describe(), ms, timeout)
+			case a.r.Status != 200:
+				t.Errorf("request %d of %d: %s: got %s, want 200 OK", i+1, n, firstLine(req), a.describe())
+			}
+		}
+	})
 	t.Run("the pool kept its size", func(t *spec.T) {
 		// Once the abandoned calls have returned, -workers calls at most may run at once, as before.
 		deadline := start.Add(time.Duration(hung)*time.Millisecond + 3*time.Second)
@@ -691,24 +709,6 @@ func checkRequestTimeout(t *spec.T) {
 			t.Errorf("after the two abandoned calls returned, up to %d app calls ran at once with -workers %d: the "+
 				"pool gained %s, given back both when the call was abandoned and when its app returned",
 				s.MaxInflight, hungWorkers, plural(int(s.MaxInflight)-hungWorkers, "place"))
-		}
-	})
-	t.Run("queued time is not run time", func(t *spec.T) {
-		// Twice -workers requests of 0.6 s: half of them wait 0.6 s for a worker, then run 0.6 s, under
-		// -request-timeout 1s each.
-		const n, ms = 2 * hungWorkers, 600
-		req := sleepReq(ms)
-		t.Expect(req, "", fmt.Sprintf("%d answers 200 OK: each app call runs %d ms, under -request-timeout %v, some after waiting for a worker", n, ms, timeout))
-		for i, a := range sendAll(dialAll(t, n), req, 5*time.Second) {
-			switch {
-			case a.err != nil:
-				t.Errorf("request %d of %d: %s: %s", i+1, n, firstLine(req), a.describe())
-			case a.r.Status == 504:
-				t.Errorf("request %d of %d: %s: got %s, though its app call ran %d ms, under -request-timeout %v: "+
-					"the time it waited for a worker counted as run time", i+1, n, firstLine(req), a.describe(), ms, timeout)
-			case a.r.Status != 200:
-				t.Errorf("request %d of %d: %s: got %s, want 200 OK", i+1, n, firstLine(req), a.describe())
-			}
 		}
 	})
 	t.Run("a started response is cut short", func(t *spec.T) {
