@@ -230,7 +230,7 @@ func checkArchitecture(t *spec.T) {
 	}
 	if found := append(p.Go, p.Called(goCalls...)...); len(found) > 0 {
 		t.Errorf("the server starts goroutines (%s): the loop must serve every connection itself, and hand app calls "+
-			"to the pool's workers, which are given, without a goroutine of its own (the given offload code shows how)", names(found))
+			"to the given pool's workers (pool.Pool.Go) without a goroutine of its own: see the README's step 4", names(found))
 	}
 	if len(p.Called(epollCalls...)) == 0 {
 		t.Errorf("the server never calls unix.EpollWait: the loop waits for its sockets in epoll_wait")
