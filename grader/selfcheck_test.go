@@ -321,3 +321,69 @@ func TestGivenFilesMatchSolutions(t *testing.T) {
 		require.NotZero(t, todo, "chapter %d's starter has no TODO for the learner", n)
 	}
 }
+
+// TestStepTests runs the step tests of each chapter that has them (its starter's TestStepN functions, which
+// `make check` runs): every step must fail on the starter, where its TODOs are, and pass on the solution,
+// under the race detector. The solution gets the starter's test files through an overlay (go help build), so
+// that they exist in one copy, in the folder the learner works in.
+func TestStepTests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs each chapter's step tests")
+	}
+	root := repoRootT(t)
+	for _, n := range specs.Numbers() {
+		ch, err := specs.ForChapter(n)
+		require.NoError(t, err)
+		tests, err := filepath.Glob(filepath.Join(root, "chapters", ch.Slug, "*_test.go"))
+		require.NoError(t, err)
+		if len(tests) == 0 {
+			continue // a chapter without step tests
+		}
+		t.Run(ch.Slug, func(t *testing.T) {
+			// The grader tells a learner whose code calls the reference answer; tests that named it would
+			// make it tell everyone.
+			replace := map[string]string{}
+			for _, f := range tests {
+				data, err := os.ReadFile(f)
+				require.NoError(t, err)
+				for _, ref := range ch.Reference {
+					require.NotContains(t, string(data), ref, "%s names the reference answer", f)
+				}
+				replace[filepath.Join(root, "solutions", ch.Slug, filepath.Base(f))] = f
+			}
+
+			out, err := goTest(root, "-run", "^TestStep[0-9]", "./chapters/"+ch.Slug)
+			require.Error(t, err, "the step tests pass on the starter:\n%s", out)
+			steps := regexp.MustCompile(`(?m)^TestStep(\d+)`).FindAllStringSubmatch(listTests(t, root, "./chapters/"+ch.Slug), -1)
+			require.NotEmpty(t, steps, "chapters/%s has test files but no TestStepN functions", ch.Slug)
+			for _, s := range steps {
+				require.Regexp(t, `(?m)^--- FAIL: TestStep`+s[1]+`[^0-9]`, out, "step %s passes on the starter: its tests cannot fail", s[1])
+			}
+
+			overlay, err := json.Marshal(map[string]any{"Replace": replace})
+			require.NoError(t, err)
+			path := filepath.Join(t.TempDir(), "overlay.json")
+			require.NoError(t, os.WriteFile(path, overlay, 0o644))
+			out, err = goTest(root, "-race", "-overlay", path, "-run", "^TestStep[0-9]", "./solutions/"+ch.Slug)
+			require.NoError(t, err, "the step tests fail on the solution:\n%s", out)
+		})
+	}
+}
+
+// goTest runs go test with args in the repository, and returns its output.
+func goTest(root string, args ...string) (string, error) {
+	cmd := exec.Command("go", append([]string{"test", "-count=1", "-timeout", "3m"}, args...)...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// listTests returns the names of the tests of pkg, one a line.
+func listTests(t *testing.T, root, pkg string) string {
+	t.Helper()
+	cmd := exec.Command("go", "test", "-list", ".", pkg)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return string(out)
+}

@@ -24,9 +24,12 @@ func chapter1() *Chapter {
 		Slug:   "01-blocking",
 		Title:  "blocking",
 		Flags:  flags1(),
-		// The reference answers to chapter 1's readRequest and serveConn.
-		Reference: []string{"http1.ReadRequest(", "http1.ParseRequestLine(", "http1.ParseField(",
-			"http1.BodyLength(", "http1.ParseChunkSize(", ".ServeConn(", ".HTTP1("},
+		// The reference answers to chapter 1's steps: the listening socket and the accept loop (launch), the
+		// request reader and its pieces, and the request loop (http1).
+		Reference: []string{"launch.Listen(", "launch.Accept(", "http1.ReadRequest(", "http1.ReadRequestLine(",
+			"http1.ParseRequestLine(", "http1.ReadHeader(", "http1.ParseField(", "http1.CheckHost(",
+			"http1.BodyLength(", "http1.LengthBody(", "http1.ChunkedBody(", "http1.ParseChunkSize(",
+			".ServeConn(", ".HTTP1("},
 		Specs: append(correctness1(blockingFlags), headOfLine1),
 	}
 }
