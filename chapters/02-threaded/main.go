@@ -57,7 +57,7 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 	log.Printf("threaded server listening on %s: %d workers, a queue of %d", ln.Addr(), pc.Workers, pc.Queue)
 	gw = describe(gw)
 	conns := cfg.HTTP1(gw, app)
-	conns.Answer = pool.Answer(workers, gw, app) // 503 when full or waited too long, 504 when too slow
+	conns.Answer = pool.Answer(workers, gw, app) // 503: full or too late; 504: too slow
 
 	err = serveConns(ctx, ln, func(conn net.Conn) { conns.ServeConn(ctx, conn) }, pc.ShutdownTimeout)
 

@@ -212,6 +212,7 @@ func (p *Pool) Do(ctx context.Context, fn func(), late func()) error {
 	if tick == nil && cancelled == nil && entry == nil {
 		return outcome(j, <-j.ended) // the common case: a receive costs less than a select
 	}
+	// The first of: the outcome, the queue timeout, ctx, room in the channel, Close.
 	for {
 		select {
 		case entry <- j:

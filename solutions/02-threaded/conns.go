@@ -23,8 +23,9 @@ func serveConns(ctx context.Context, ln net.Listener, handle func(net.Conn), gra
 			}
 			break
 		}
-		// A goroutine per connection: it costs a few KiB while the connection is idle, and holds no worker.
-		// Counted before the go statement: counted inside, it might not be yet when Wait is called.
+		// A goroutine per connection: a few KiB while the connection is idle, and no
+		// worker. Counted before the go statement: counted inside, it might not be yet
+		// when Wait is called.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -32,7 +33,8 @@ func serveConns(ctx context.Context, ln net.Listener, handle func(net.Conn), gra
 		}()
 	}
 
-	// WaitGroup.Wait takes no timeout: a goroutine waits, and closes done when every handler has returned.
+	// WaitGroup.Wait takes no timeout: a goroutine waits, and closes done when every
+	// handler has returned.
 	done := make(chan struct{})
 	go func() {
 		wg.Wait()
@@ -41,7 +43,8 @@ func serveConns(ctx context.Context, ln net.Listener, handle func(net.Conn), gra
 	select {
 	case <-done:
 	case <-time.After(grace):
-		log.Printf("shutdown: requests still in flight after %v; exiting anyway", grace)
+		log.Printf("shutdown: requests still in flight after %v; exiting anyway",
+			grace)
 	}
 	return failed
 }
