@@ -47,7 +47,7 @@ func TestAcceptStops(t *testing.T) {
 type counted struct{ adds int64 }
 
 func (c *counted) Add(n int64) int64 { c.adds++; return c.adds }
-func (c *counted) Value() int64     { return c.adds }
+func (c *counted) Value() int64      { return c.adds }
 
 func TestAppTakesTheServersCounter(t *testing.T) {
 	c := &counted{}
