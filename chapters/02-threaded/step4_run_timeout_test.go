@@ -19,7 +19,7 @@ func abandon(t *testing.T, p *workerPool, hang *gate) {
 	late := make(chan struct{})
 	var once sync.Once
 	errs := do(p, hang.wait, func() { once.Do(func() { close(late) }) })
-	err, ok := returned(t, errs, patience, "a job that runs past cfg.RunTimeout")
+	err, ok := returned(t, errs, patience, "a job that hangs past cfg.RunTimeout (its late should be called, and Do return, when the time is up)")
 	switch {
 	case !ok:
 		t.FailNow()
