@@ -37,22 +37,8 @@ func TestStep6LengthBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.rule, func(t *testing.T) {
 			br := bufio.NewReader(strings.NewReader(tt.in))
-			var got []byte
-			var err error
-			if !within(t, 2*time.Second, "reading the body from lengthBody", func() { got, err = io.ReadAll(lengthBody(br, tt.n)) }) {
-				return
-			}
 			call := fmt.Sprintf("lengthBody with n = %d on %s", tt.n, show(tt.in))
-			if tt.code != 0 {
-				wantRefusal(t, call, err, tt.code)
-				return
-			}
-			if err != nil || string(got) != tt.want {
-				t.Fatalf("%s gave %s, %v; want %s, then io.EOF", call, show(string(got)), err, show(tt.want))
-			}
-			if r := rest(br); r != next {
-				t.Errorf("%s left %s unread; want %s: what follows the body is the next request", call, show(r), show(next))
-			}
+			wantBody(t, call, br, func() io.Reader { return lengthBody(br, tt.n) }, tt.want, tt.code, next, "what follows the body is the next request")
 		})
 	}
 	t.Run("n = 0: io.EOF at once, without reading the connection", func(t *testing.T) {

@@ -49,22 +49,8 @@ func TestStep7ChunkedBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.rule, func(t *testing.T) {
 			br := bufio.NewReader(strings.NewReader(tt.in))
-			var got []byte
-			var err error
-			if !within(t, 2*time.Second, "reading the body from chunkedBody", func() { got, err = io.ReadAll(chunkedBody(br, small)) }) {
-				return
-			}
-			call := "chunkedBody on " + show(tt.in)
-			if tt.code != 0 {
-				wantRefusal(t, call, err, tt.code)
-				return
-			}
-			if err != nil || string(got) != tt.want {
-				t.Fatalf("%s gave %s, %v; want %s, then io.EOF", call, show(string(got)), err, show(tt.want))
-			}
-			if r := rest(br); r != next {
-				t.Errorf("%s left %s unread; want %s: the body ends with the empty line after the trailers, and the next request follows", call, show(r), show(next))
-			}
+			wantBody(t, "chunkedBody on "+show(tt.in), br, func() io.Reader { return chunkedBody(br, small) }, tt.want, tt.code, next,
+				"the body ends with the empty line after the trailers, and the next request follows")
 		})
 	}
 	t.Run("the 413 comes before the data of the chunk that goes over lim.MaxBody is read", func(t *testing.T) {

@@ -10,6 +10,7 @@ package main
 // or with go test -run 'TestStep3' ./chapters/01-blocking (add -v to see every case).
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -109,4 +110,26 @@ func rest(r io.Reader) string {
 // lines joins lines with CRLF, and ends the last one with it too.
 func lines(ls ...string) string {
 	return strings.Join(ls, "\r\n") + "\r\n"
+}
+
+// wantBody reads body, which call returned on the connection br, to its end, and checks that it yields want
+// and then io.EOF, leaving next unread in br; or, when code is not 0, that it is refused with that status.
+// why says where a body ends, for the message when it does not.
+func wantBody(t *testing.T, call string, br *bufio.Reader, body func() io.Reader, want string, code int, next, why string) {
+	t.Helper()
+	var got []byte
+	var err error
+	if !within(t, 2*time.Second, "reading the body from "+call, func() { got, err = io.ReadAll(body()) }) {
+		return
+	}
+	if code != 0 {
+		wantRefusal(t, call, err, code)
+		return
+	}
+	if err != nil || string(got) != want {
+		t.Fatalf("%s gave %s, %v; want %s, then io.EOF", call, show(string(got)), err, show(want))
+	}
+	if r := rest(br); r != next {
+		t.Errorf("%s left %s unread; want %s: %s", call, show(r), show(next), why)
+	}
 }

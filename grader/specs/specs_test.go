@@ -185,9 +185,10 @@ func TestForChapterUnknown(t *testing.T) {
 }
 
 func TestChunked(t *testing.T) {
-	got := chunked([]chunk{{"Hello", ";a=b"}, {strings.Repeat("x", 26), ""}}, "X-T: 1")
-	require.Equal(t, "5;a=b\r\nHello\r\n1A\r\n"+strings.Repeat("x", 26)+"\r\n0\r\nX-T: 1\r\n\r\n", got)
+	got := chunked([]chunk{{data: "Hello", ext: ";a=b"}, {data: strings.Repeat("x", 26)}, {data: "abc", size: "003"}}, "X-T: 1")
+	require.Equal(t, "5;a=b\r\nHello\r\n1A\r\n"+strings.Repeat("x", 26)+"\r\n003\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", got)
 	require.Equal(t, "0\r\n\r\n", chunked(nil))
+	require.Equal(t, []int64{5, 26, 3}, chunkSizes([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+got)))
 }
 
 func TestRequestHelpers(t *testing.T) {
@@ -239,4 +240,35 @@ func TestArchitectureFails(t *testing.T) {
 			require.Contains(t, r.Message, tt.want)
 		})
 	}
+}
+
+// anchors4 are the sections of the chapter 4 README that its own specs may point to.
+var anchors4 = []string{
+	"#step-1-one-socket-one-worker", "#step-2-n-workers-reaped-and-replaced", "#step-3-sigterm-sigttin-and-sigttou",
+	"#step-4-heartbeats-and-the-timeout", "#step-5-workers-that-cannot-boot", "#step-6-reload-on-sighup",
+	"#what-the-app-is-told", "#sharing-data-between-processes", "#a-file-under-a-lock", "#shared-memory",
+	"#recycling-workers", "#when-the-master-dies",
+}
+
+func TestChapter4(t *testing.T) {
+	ch, err := ForChapter(4)
+	require.NoError(t, err)
+	require.Equal(t, "04-prefork", ch.Slug)
+	require.True(t, ch.Race, "chapter 4 is built with the race detector")
+	var own []string
+	for _, s := range ch.Specs {
+		if !strings.HasPrefix(s.ID, "4.") {
+			continue
+		}
+		own = append(own, s.ID)
+		_, anchor, _ := strings.Cut(s.Why, "#")
+		require.Contains(t, anchors4, "#"+anchor, s.ID)
+		require.False(t, s.Stops && !s.Fresh && len(s.Flags) == 0, "%s stops a server it does not own", s.ID)
+	}
+	for i, id := range own {
+		require.Equal(t, fmt.Sprintf("4.%d", i+1), id, "ids follow the order of the table")
+	}
+	// Two tables use two settings files: no two servers share one.
+	a, b := prefork4(), prefork4()
+	require.NotEqual(t, a[8].Flags, b[8].Flags)
 }
