@@ -66,10 +66,10 @@ func TestStep3QueueTimeout(t *testing.T) {
 			}
 		}},
 		{"the queue timeout bounds the wait for a worker, not the run: a job that finds a free worker runs past it", func(t *testing.T) {
-			p := started(t, pool.Config{Workers: 1, Queue: 1, QueueTimeout: queueTimeout})
-			err, ok := returned(t, do(p, func() { time.Sleep(2 * queueTimeout) }, func() {}), patience, "a job of 400ms with cfg.QueueTimeout 200ms")
+			p := started(t, pool.Config{Workers: 1, Queue: 1, QueueTimeout: 500 * time.Millisecond})
+			err, ok := returned(t, do(p, func() { time.Sleep(time.Second) }, func() {}), patience, "a job of 1s with cfg.QueueTimeout 500ms")
 			if ok && err != nil {
-				t.Errorf("Do returned %v for a job that found the worker free and ran 400ms; want nil: cfg.QueueTimeout bounds the wait in the queue only", err)
+				t.Errorf("Do returned %v for a job that found the worker free and ran 1s; want nil: cfg.QueueTimeout bounds the wait in the queue only", err)
 			}
 		}},
 		{"cfg.QueueTimeout 0 means no limit: a job waits as long as it takes", func(t *testing.T) {

@@ -124,33 +124,36 @@ func TestStep4RunTimeout(t *testing.T) {
 			returned(t, b, patience, "a job")
 		}},
 		{"the run timeout starts when fn starts: time spent waiting in the queue is not run time", func(t *testing.T) {
-			p := started(t, pool.Config{Workers: 1, Queue: 1, RunTimeout: 2 * runTimeout})
+			// Each job runs 600ms, well within the 1s run timeout; the second also waits 600ms in the queue first.
+			const runs = 600 * time.Millisecond
+			p := started(t, pool.Config{Workers: 1, Queue: 1, RunTimeout: time.Second})
 			var lates atomic.Int32
 			late := func() { lates.Add(1) }
-			a := do(p, func() { time.Sleep(3 * runTimeout / 2) }, late)
+			a := do(p, func() { time.Sleep(runs) }, late)
 			waitStats(t, p, pool.Stats{Busy: 1}, "the first job runs")
-			b := do(p, func() { time.Sleep(3 * runTimeout / 2) }, late)
+			b := do(p, func() { time.Sleep(runs) }, late)
 			for _, errs := range []<-chan error{a, b} {
-				if err, ok := returned(t, errs, patience, "a job of 300ms with cfg.RunTimeout 400ms"); ok && err != nil {
-					t.Errorf("Do returned %v for a job that ran 300ms (the second after 300ms in the queue), with cfg.RunTimeout 400ms; want nil: "+
+				if err, ok := returned(t, errs, 2*patience, "a job of 600ms with cfg.RunTimeout 1s"); ok && err != nil {
+					t.Errorf("Do returned %v for a job that ran 600ms (the second after 600ms in the queue), with cfg.RunTimeout 1s; want nil: "+
 						"start the timeout when fn starts to run", err)
 				}
 			}
 			if n := lates.Load(); n > 0 {
-				t.Errorf("late was called %d times for jobs that each ran 300ms with cfg.RunTimeout 400ms; want none", n)
+				t.Errorf("late was called %d times for jobs that each ran 600ms with cfg.RunTimeout 1s; want none", n)
 			}
 		}},
 		{"a job that returns in time is never abandoned, however long after it the pool lives", func(t *testing.T) {
-			p := started(t, pool.Config{Workers: 2, Queue: 4, RunTimeout: runTimeout / 4})
+			const runTimeout = 300 * time.Millisecond
+			p := started(t, pool.Config{Workers: 2, Queue: 4, RunTimeout: runTimeout})
 			var lates atomic.Int32
 			for range 200 {
 				if err, ok := returned(t, do(p, func() {}, func() { lates.Add(1) }), patience, "a quick job"); ok && err != nil {
 					t.Fatalf("Do returned %v for a quick job; want nil", err)
 				}
 			}
-			time.Sleep(quiet)
+			time.Sleep(runTimeout + quiet)
 			if n := lates.Load(); n > 0 {
-				t.Errorf("late was called %d times for 200 jobs that each returned at once, with cfg.RunTimeout 50ms: stop timing a job when it returns", n)
+				t.Errorf("late was called %d times for 200 jobs that each returned at once, with cfg.RunTimeout 300ms: stop timing a job when it returns", n)
 			}
 			if s := p.Stats(); s != (pool.Stats{}) {
 				t.Errorf("Stats() is %+v once every job has returned; want all zero", s)
