@@ -98,7 +98,7 @@ modules:
 # self-check (grader/selfcheck_test.go) shows that they fail on each starter and pass on its solution.
 test-unit:
 	@echo "== test: unit tests, every solution graded, every starter and known-bad server failing (about 5 min on 2 cores; course/grader, last, is the long one)"
-	@go test -race -count=1 -timeout 8m -parallel 4 $$(go list ./chapters/... | grep -v '/chapters/\(0[1-9]\|[1-9][0-9]\)-') ./solutions/... ./harness/... ./grader/...
+	@go test -race -count=1 -timeout 15m -parallel 4 $$(go list ./chapters/... | grep -v '/chapters/\(0[1-9]\|[1-9][0-9]\)-') ./solutions/... ./harness/... ./grader/...
 
 docs: ## refresh the code excerpts in the chapters from the real files
 	go run ./grader/cmd/docs
