@@ -17,11 +17,8 @@ import (
 // Run runs a master until ctx is done, with the signals it is sent on signals, as Master.Run does.
 type Run func(ctx context.Context, signals <-chan os.Signal) error
 
-// New makes a master from cfg: prefork.New, or a chapter's own.
+// New makes a master from cfg: a chapter's own, or prefork.New's.
 type New func(cfg prefork.Config) Run
-
-// Reference is New for the package's own Master.
-func Reference(cfg prefork.Config) Run { return prefork.New(cfg).Run }
 
 // Margins that hold on a loaded machine: how long a master may take to react, and how long a test waits
 // for what must happen.
