@@ -182,6 +182,8 @@ func signalName(sig os.Signal) string {
 			return "SIGKILL"
 		case syscall.SIGABRT:
 			return "SIGABRT"
+		case syscall.SIGINT:
+			return "SIGINT"
 		}
 	}
 	return sig.String()
