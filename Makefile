@@ -34,7 +34,7 @@ help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 # A chapter's step tests are its TestStepN functions (chapters/NN-slug/stepN_*_test.go). check runs them step by
-# step, in order, and stops at the first step that fails; STEP=N runs step N alone.
+# step, in order, with the race detector, and stops at the first step that fails; STEP=N runs step N alone.
 STEP ?=
 check: ## run the step tests of CHAPTER=N in order, up to the first that fails (STEP=S: step S alone)
 	@pkg=./chapters/$(SLUG); \
@@ -46,7 +46,7 @@ check: ## run the step tests of CHAPTER=N in order, up to the first that fails (
 		steps=$(STEP); \
 	fi; \
 	for s in $$steps; do \
-		if out=$$(go test -count=1 -timeout 2m -run "^TestStep$${s}[^0-9]" $$pkg 2>&1); then \
+		if out=$$(go test -race -count=1 -timeout 2m -run "^TestStep$${s}[^0-9]" $$pkg 2>&1); then \
 			echo "PASS step $$s:" $$(printf '%s\n' "$$list" | grep "^TestStep$${s}[^0-9]"); \
 		else \
 			printf '%s\n' "$$out" | grep -v '^FAIL$$\|^FAIL	'; \

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -59,9 +60,10 @@ func TestChapter1(t *testing.T) {
 		require.Contains(t, anchors1, "#"+anchor, s.ID)
 	}
 	later := correctness1(nil)
-	require.Len(t, later, len(ch.Specs)-1, "later chapters rerun all but the head-of-line measurement")
+	require.Len(t, later, len(ch.Specs)-2, "later chapters rerun all but the head-of-line measurement and the SIGTERM spec, which they have their own of")
 	for _, s := range later {
 		require.NotEqual(t, headOfLine1.ID, s.ID)
+		require.NotContains(t, s.Title, "SIGTERM")
 	}
 }
 
@@ -239,6 +241,51 @@ func TestArchitectureFails(t *testing.T) {
 			require.False(t, r.Passed, "3.1 must fail on testdata/arch/%s", tt.dir)
 			require.Contains(t, r.Message, tt.want)
 		})
+	}
+}
+
+func TestNotLetters(t *testing.T) {
+	require.Equal(t, -1, notLetters([]byte("abcdefghijklmnopqrstuvwxyzabc")))
+	require.Equal(t, -1, notLetters(nil))
+	require.Equal(t, 27, notLetters([]byte("abcdefghijklmnopqrstuvwxyzaXc")))
+}
+
+func TestChapter3(t *testing.T) {
+	ch, err := ForChapter(3)
+	require.NoError(t, err)
+	require.True(t, ch.Race, "chapter 3 is built with the race detector: the loop and the workers share each response")
+	var own []string
+	for _, s := range ch.Specs {
+		if strings.HasPrefix(s.ID, "3.") {
+			own = append(own, s.ID)
+		}
+	}
+	for i, id := range own {
+		require.Equal(t, fmt.Sprintf("3.%d", i+1), id, "ids follow the order of the table")
+	}
+}
+
+// TestShutdownSpecs checks that the chapters whose SIGTERM spec is shutdownSpec's have one, that overrides the
+// grader's short idle timeout, and passes -shutdown-timeout only to a server that has the flag (chapter 1's has
+// not).
+func TestShutdownSpecs(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		ch, err := ForChapter(n)
+		require.NoError(t, err)
+		var stops []spec.Spec
+		for _, s := range ch.Specs {
+			if s.Stops {
+				stops = append(stops, s)
+			}
+		}
+		require.Len(t, stops, 1, "chapter %d has one SIGTERM spec", n)
+		s := stops[0]
+		require.True(t, strings.HasPrefix(s.ID, fmt.Sprintf("%d.", n)), s.ID)
+		require.Contains(t, strings.Join(s.Flags, " "), "-idle-timeout "+stopIdleTimeout, "the server's default idle timeout, not the grader's 1s")
+		require.Equal(t, n > 1, slices.Contains(s.Flags, "-shutdown-timeout"), "chapter %d: -shutdown-timeout from chapter 2 on", n)
+		for name, c := range s.Cases {
+			require.NotEmpty(t, c.Hint, "%s: the sub-case %q has a hint of its own", s.ID, name)
+		}
 	}
 }
 
