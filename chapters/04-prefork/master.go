@@ -36,10 +36,10 @@ func newMaster(cfg prefork.Config) *master {
 // Step 3: when ctx is done, or SIGTERM or SIGINT comes on signals, close cfg.Listener (if not nil), send
 // SIGTERM to every worker, wait until all have exited, sending SIGKILL to those still there after
 // cfg.ShutdownTimeout, and return nil. (serve.go sends only SIGHUP, SIGTTIN and SIGTTOU on signals, and
-// SIGTERM ends ctx; a program that sends every signal on the channel, as chapter 5's may, stops the same
-// way.) On SIGTTIN run one worker more; on SIGTTOU one fewer, never fewer than one: stop the oldest (the
-// lowest id) with SIGTERM, and do not replace it. A worker told to stop that takes longer than
-// cfg.ShutdownTimeout gets SIGKILL.
+// SIGTERM ends ctx; a program that sends every signal on the channel stops the same way.) On SIGTTIN run
+// one worker more; on SIGTTOU one fewer, never fewer than one: stop the oldest (the lowest id) with
+// SIGTERM, and do not replace it. A worker told to stop that takes longer than cfg.ShutdownTimeout gets
+// SIGKILL.
 //
 // Step 4: a worker that has sent nothing (neither its 'R' nor a '.') for cfg.Timeout (if positive) is
 // stuck: log which worker (its id and pid) and why, send it SIGABRT, and SIGKILL a second later if it is
