@@ -91,8 +91,9 @@ CHECK_MODULES = for m in $(MODULES); do \
 		(cd $$m && GOWORK=off go build ./... && GOWORK=off go mod tidy -diff >/dev/null) || { echo "module $$m: does not build with GOWORK=off, or go.mod is not tidy (cd $$m && GOWORK=off go mod tidy)"; exit 1; }; \
 	done
 modules:
-	@echo "== test: every module builds on its own, and its go.mod is tidy"
+	@echo "== test: every module builds on its own, its go.mod is tidy, and go.work.sum is what Go writes"
 	@$(CHECK_MODULES)
+	@.ci/worksum
 
 # The starters (chapters/NN-slug) are left out: their step tests fail until the learner's work is done. The
 # self-check (grader/selfcheck_test.go) shows that they fail on each starter and pass on its solution.

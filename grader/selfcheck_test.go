@@ -231,6 +231,7 @@ var knownBads = []knownBad{
 		"multiprocess-false":       {"4.2", "4.3"},
 		"multithread-false":        {"4.3"},
 		"flock-inherited-fd":       {"4.5"},
+		"flock-no-mutex":           {"4.5"},
 		"shm-not-atomic":           {"4.6"},
 		"no-respawn":               {"4.7"},
 		"no-reap":                  {"4.7"},
