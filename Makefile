@@ -128,12 +128,14 @@ bench: ## measure: our load generator against wrk, the servers beside net/http, 
 # Run it once where the network is good (or have the instructor run it and copy the folder to each laptop, then
 # run it there once more: it fetches nothing then, and only compiles). Step 1 runs go mod tidy -diff as well as
 # go mod download: tidy also loads the tests of the modules the course uses, and -diff fetches what it needs
-# without changing any file.
+# without changing any file; and go list -m all in the workspace, whose graph (what .ci/worksum and an editor's
+# gopls load) names module versions no single module needs. Step 4 runs make test's module checks offline.
 PREP = env $(ONLINE) GOMODCACHE=$(OFFLINE) GOFLAGS='$(GOFLAGS) -modcacherw'
 workshop-prep: ## fetch and build all the course needs, once, so that everything after works offline
 	@echo "workshop-prep: 1/4 the Go modules of the course and of its checks, into .offline/gomod…"
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(PREP) go mod download && \
 		{ GOWORK=off $(PREP) go mod tidy -diff >/dev/null || true; }) || exit 1; done
+	@$(PREP) go list -m all >/dev/null
 	@echo "workshop-prep: 2/4 building the grader and the slides tool…"
 	@$(PREP) go build -o $(BIN)/grader ./grader && $(PREP) go build -o $(BIN)/present golang.org/x/tools/cmd/present
 	@echo "workshop-prep: 3/4 compiling the chapters and solutions, with and without the race detector (a few minutes the first time)…"
@@ -141,7 +143,8 @@ workshop-prep: ## fetch and build all the course needs, once, so that everything
 		$(PREP) go test -count=1 -run '^$$' ./chapters/... >/dev/null
 	@echo "workshop-prep: 4/4 checking that the course and its checks build with no network…"
 	@export GOMODCACHE=$(OFFLINE) GOPROXY=off; \
-		go list -deps -test ./chapters/... ./solutions/... ./harness/... ./grader/... >/dev/null && $(CHECK_MODULES)
+		go list -deps -test ./chapters/... ./solutions/... ./harness/... ./grader/... >/dev/null && $(CHECK_MODULES) && \
+		.ci/worksum
 	@echo "workshop-prep: done: .offline/ holds $$(du -sh .offline | cut -f1). From now on make fetches nothing (GOPROXY=off)."
 	@echo "  To hand it on: copy this whole folder, .offline/ included; on each laptop run make workshop-prep once (it only compiles)."
 	@echo "  To run go yourself the same way: export GOMODCACHE=$(OFFLINE) GOPROXY=off"
