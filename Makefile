@@ -7,7 +7,7 @@ SLUG = $(notdir $(firstword $(wildcard chapters/$(shell printf '%02d' $(CHAPTER)
 GRADER = go build -o .grader/grader ./grader && .grader/grader
 GRADE_FLAGS ?=
 
-.PHONY: help grade solution hint watch test test-unit test-selfcheck vet docs slides bench clean
+.PHONY: help grade solution hint watch test test-unit test-selfcheck vet docs slides bench mutants clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,6 +33,14 @@ vet:
 
 test-unit:
 	go test -race -count=1 -timeout 8m ./chapters/... ./solutions/... ./harness/... ./grader/...
+
+# make mutants grades every chapter unless CHAPTER is given on the command line or in the environment.
+MUTANT ?=
+MUTANTS_FLAGS ?=
+mutants: ## plant known bugs in the solutions and grade each: the mutation score (CHAPTER=N, MUTANT=name, MUTANTS_FLAGS=-fast)
+	@go build -o .grader/mutants ./grader/cmd/mutants && .grader/mutants \
+		$(if $(filter command line environment,$(origin CHAPTER)),-chapter $(CHAPTER)) \
+		$(if $(MUTANT),-mutant $(MUTANT)) $(MUTANTS_FLAGS)
 
 docs: ## refresh the code excerpts in the chapters from the real files
 	go run ./grader/cmd/docs
