@@ -101,7 +101,7 @@ var chapter1 = []Mutant{
 		Old:     `s.size += len(line) + 2`,
 		New:     `s.size += len(line)`,
 		Bug:     "The size of the header section counts the text of each line but not its CRLF.",
-		Shows:   "GET /hello with 60 header lines of 135 bytes (8,100 bytes, 8,220 with their CRLFs) gets 200, not 431.",
+		Shows:   "GET /hello with header lines of 8,072 bytes in all, 8,196 with their CRLFs, gets 200, not 431.",
 		Killers: []string{"1.16"},
 	},
 	{
@@ -128,7 +128,7 @@ var chapter1 = []Mutant{
 `,
 		New:     "			Refuse(bw, err)\n",
 		Bug:     "The connection is closed right after a refusal while the client is still sending its body.",
-		Shows:   "A chunked POST that passes -max-body while the client still sends: the close with unread bytes makes the kernel reset the connection, and the client may never read the 413.",
+		Shows:   "POST /echo with Content-Length: 2097152, whose client sends the body before it reads: the 413 is followed by a reset, not a clean close, and a client whose kernel takes the reset first never reads the 413.",
 		Killers: []string{"1.17"},
 	},
 

@@ -83,8 +83,11 @@ type Result struct {
 	Message string   `json:"message,omitempty"`  // the first failure, or why the row is broken or not graded
 	Reruns  int      `json:"reruns,omitempty"`   // grades to confirm the kill
 
+	Bug        string `json:"bug"`                  // the row's: the learner's mistake
+	Shows      string `json:"shows,omitempty"`      // the row's: what a spec would have to do to catch it
+	Equivalent string `json:"equivalent,omitempty"` // the row's: why no spec can
+
 	Duration time.Duration `json:"duration_ns"`
-	Mutant   *Mutant       `json:"-"`
 }
 
 // Unexpected reports whether r is a kill by none of the specs its row expects.
@@ -183,7 +186,8 @@ func Run(ctx context.Context, ms []Mutant, o Options) *Report {
 
 // result returns the Result of m with status and message, graded no further.
 func result(m *Mutant, status, msg string) Result {
-	return Result{Name: m.Name, Chapter: m.Chapter, File: m.File, Status: status, Expect: m.Killers, Message: msg, Mutant: m}
+	return Result{Name: m.Name, Chapter: m.Chapter, File: m.File, Status: status, Expect: m.Killers, Message: msg,
+		Bug: m.Bug, Shows: m.Shows, Equivalent: m.Equivalent}
 }
 
 // grader grades the mutants of one chapter.

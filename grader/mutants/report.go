@@ -101,7 +101,7 @@ func Line(r *Result) string {
 		if r.Unexpected() {
 			what += " (expected " + strings.Join(r.Expect, " ") + ")"
 		}
-		if r.Mutant != nil && r.Mutant.Equivalent != "" {
+		if r.Equivalent != "" {
 			what += " (its row says it is equivalent: the row or a spec is wrong)"
 		}
 	case Survived:
@@ -157,9 +157,7 @@ func (r *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, " [%s]", res.Message)
 		}
 		fmt.Fprintln(w)
-		if m := res.Mutant; m != nil {
-			fmt.Fprintf(w, "      bug:   %s\n      shows: %s\n", m.Bug, m.Shows)
-		}
+		fmt.Fprintf(w, "      bug:   %s\n      shows: %s\n", res.Bug, res.Shows)
 		fmt.Fprintf(w, "      expected to be killed by: %s\n", strings.Join(res.Expect, " "))
 	}
 }

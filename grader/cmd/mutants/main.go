@@ -1,8 +1,8 @@
 // Command mutants measures how well the grader's specs catch the bugs a learner makes: it plants one bug at a
 // time (a mutant, from the tables of grader/mutants) in a chapter's reference server or in a given package it
 // uses, builds the server with it, grades it with the chapter's specs, and prints one line per mutant as it
-// goes (KILLED by which specs, SURVIVED, BROKEN), then the mutation score of each chapter and the mutants
-// that got through, each with what a spec would have to do to catch it.
+// goes (KILLED by which specs, SURVIVED, BROKEN; on stderr with -json), then the mutation score of each
+// chapter and the mutants that got through, each with what a spec would have to do to catch it.
 //
 // Usage:
 //
@@ -137,20 +137,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Root: root, Fast: *fast, Confirm: conf, Parallel: *parallel, Timeout: *timeout, Seed: *seed,
 		Baseline: *baseline,
 	}
-	if !*asJSON {
-		mode := "every spec of its chapter"
-		if *fast {
-			mode = "the specs its row expects"
-		}
-		fmt.Fprintf(stdout, "Grading %d mutants, each on %s (seed %d)\n", len(ms), mode, *seed)
-		o.Progress = func(r mutants.Result) { fmt.Fprintln(stdout, mutants.Line(&r)) }
-		o.Checked = func(b mutants.Baseline) {
-			if b.Passed {
-				fmt.Fprintf(stdout, "chapter %d: the reference server passes; its mutants:\n", b.Chapter)
-			} else {
-				fmt.Fprintf(stdout, "chapter %d: the reference server FAILS (%s), so its mutants are not graded: %s\n",
-					b.Chapter, strings.Join(b.Failed, " "), b.Message)
-			}
+	// The lines as it goes: on stdout, or on stderr when stdout is for the JSON report.
+	lines := stdout
+	if *asJSON {
+		lines = stderr
+	}
+	mode := "every spec of its chapter"
+	if *fast {
+		mode = "the specs its row expects"
+	}
+	fmt.Fprintf(lines, "Grading %d mutants, each on %s (seed %d)\n", len(ms), mode, *seed)
+	o.Progress = func(r mutants.Result) { fmt.Fprintln(lines, mutants.Line(&r)) }
+	o.Checked = func(b mutants.Baseline) {
+		if b.Passed {
+			fmt.Fprintf(lines, "chapter %d: the reference server passes; its mutants:\n", b.Chapter)
+		} else {
+			fmt.Fprintf(lines, "chapter %d: the reference server FAILS (%s), so its mutants are not graded: %s\n",
+				b.Chapter, strings.Join(b.Failed, " "), b.Message)
 		}
 	}
 	rep := mutants.Run(ctx, ms, o)
