@@ -3,11 +3,12 @@
 CHAPTER ?= 1
 # The two-digit folder of a chapter: chapters/01-blocking, solutions/01-blocking, ...
 SLUG = $(notdir $(firstword $(wildcard chapters/$(shell printf '%02d' $(CHAPTER))-*)))
-# Built rather than go run, which would add its own "exit status 1" to a failing grade.
+# Built rather than go run, which would add its own "exit status 1" to a failing grade and report the
+# grader's exit status 2 (a usage or build error) as 1.
 GRADER = go build -o .grader/grader ./grader && .grader/grader
 GRADE_FLAGS ?=
 
-.PHONY: help grade solution hint watch test test-unit test-selfcheck vet docs slides bench mutants clean
+.PHONY: help grade solution hint watch grader test test-unit test-selfcheck vet modules docs slides bench mutants clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -18,18 +19,28 @@ grade: ## grade your server for CHAPTER=N (chapters/NN-slug)
 solution: ## grade the reference solution of CHAPTER=N
 	@$(GRADER) -chapter $(CHAPTER) -dir solutions/$(SLUG) $(GRADE_FLAGS)
 
-hint: ## show the hint for the first spec you have not passed in CHAPTER=N
+hint: ## the hint for the first spec that the last grade of CHAPTER=N did not pass
 	@$(GRADER) -chapter $(CHAPTER) -hint
 
 watch: ## re-grade CHAPTER=N each time you save a file of it
 	@$(GRADER) -chapter $(CHAPTER) -watch $(GRADE_FLAGS)
 
-test: vet test-unit docs-check ## the repository's own checks (what CI runs)
+grader: ## build the grader as .grader/grader, to run it yourself (-cmd, -dir, -o: see grader/README.md)
+	go build -o .grader/grader ./grader
+
+test: vet modules test-unit docs-check ## the repository's own checks (what CI runs)
 	@echo "make test: all checks passed"
 
 vet:
 	@test -z "$$(gofmt -l chapters solutions harness grader)" || { gofmt -l chapters solutions harness grader; echo "gofmt: the files above need formatting"; exit 1; }
 	go vet ./chapters/... ./solutions/... ./harness/... ./grader/...
+
+# Every module stands on its own: it builds outside the workspace, and its go.mod is tidy.
+MODULES = chapters harness grader solutions
+modules:
+	@for m in $(MODULES); do \
+		(cd $$m && GOWORK=off go build ./... && GOWORK=off go mod tidy -diff >/dev/null) || { echo "module $$m: does not build with GOWORK=off, or go.mod is not tidy (cd $$m && GOWORK=off go mod tidy)"; exit 1; }; \
+	done
 
 test-unit:
 	go test -race -count=1 -timeout 8m ./chapters/... ./solutions/... ./harness/... ./grader/...

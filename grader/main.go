@@ -3,15 +3,20 @@
 //
 // Usage:
 //
-//	grader -chapter N [-dir DIR | -cmd 'CMD'] [-run REGEXP] [-json] [-v] [-seed S] [-race] [-count N] [-timeout D]
+//	grader -chapter N [-dir DIR | -cmd 'CMD'] [-run REGEXP] [-json] [-o FILE] [-v] [-seed S] [-race] [-count N] [-timeout D]
 //	grader -chapter N -watch [-poll] [...]   grade again each time a file of the chapter changes
-//	grader -chapter N -hint                   the hint for the first spec your last grade did not pass
+//	grader -chapter N -hint                   the hint for the first spec the last grade did not pass
 //
 // By default it grades chapters/NN-slug of the course repository, found by walking up from the working
-// directory to go.work. With -cmd it grades any executable instead, such as a server written in Python:
-// {addr}, {host} and {port} in CMD are replaced by the address chosen, and the chapter's flags are appended.
+// directory to go.work. -dir grades a Go package elsewhere: one outside the course's modules, such as a
+// student's chapter folder, is built in a temporary copy of the course workspace. -cmd grades any
+// executable, such as a server written in Python: {port}, {addr} and {host} in CMD say where it listens, and
+// {flags} where the chapter's flags go (grader/README.md is the contract). -o writes the report to a file
+// too, as JSON or, for a name ending in .xml, JUnit XML.
 //
 // The exit status is 0 when every spec passes, 1 when some fail, and 2 for a usage error or a build failure.
+// (go run reports any failure of the program it runs as exit status 1: build the grader, as make does, to
+// tell them apart.)
 package main
 
 import (
@@ -29,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"course/grader/source"
 	"course/grader/spec"
 	"course/grader/specs"
 	"course/harness"
@@ -54,6 +60,7 @@ type options struct {
 	cmd     string
 	run     string
 	json    bool
+	out     string
 	verbose bool
 	seed    int64
 	race    bool
@@ -74,10 +81,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("grader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.chapter, "chapter", 0, "the chapter to grade, `N` (required)")
-	fs.StringVar(&o.dir, "dir", "", "grade the Go server in `DIR` (default: chapters/NN-slug of the repository)")
-	fs.StringVar(&o.cmd, "cmd", "", "grade the server that `CMD` starts, any language; {addr}, {host} and {port} are replaced")
+	fs.StringVar(&o.dir, "dir", "", "grade the Go server in `DIR`, anywhere on disk (default: chapters/NN-slug of the repository)")
+	fs.StringVar(&o.cmd, "cmd", "", "grade the server that `CMD` starts, any language: {port} (or {addr}, {host}) says where it listens, {flags} where its flags go (grader/README.md)")
 	fs.StringVar(&o.run, "run", "", "run only the specs whose id matches `REGEXP` (the whole id: 1.4, 1.1[0-9]) or, if none does, whose title does")
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON document")
+	fs.StringVar(&o.out, "o", "", "also write the report to `FILE`: JUnit XML if its name ends in .xml, JSON otherwise")
 	fs.BoolVar(&o.verbose, "v", false, "show the bytes sent and received for every spec")
 	fs.Int64Var(&o.seed, "seed", 0, "seed `S` for the random bytes sent (default: from the clock; printed, to repeat a run)")
 	fs.BoolVar(&o.race, "race", false, "build with the race detector (chapters that grade data races always do)")
@@ -87,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.watch, "watch", false, "grade again each time a file of the chapter changes (Ctrl-C to stop)")
 	fs.BoolVar(&o.poll, "poll", false, "with -watch: poll for changes instead of using inotify")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: grader -chapter N [-dir DIR | -cmd 'CMD'] [-run REGEXP] [-json] [-v] [-seed S] [-race] [-count N] [-timeout D]\n\n")
+		fmt.Fprintf(stderr, "usage: grader -chapter N [-dir DIR | -cmd 'CMD'] [-run REGEXP] [-json] [-o FILE] [-v] [-seed S] [-race] [-count N] [-timeout D]\n\n")
 		fmt.Fprintf(stderr, "Builds the server of chapter N, starts it on a free port of 127.0.0.1, runs the chapter's specs\n")
 		fmt.Fprintf(stderr, "against it and prints the score. Exit status: 0 all pass, 1 some fail, 2 usage or build error.\n\n")
 		fs.PrintDefaults()
@@ -106,8 +114,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, &usageError{fmt.Sprintf("-count %d: it must be at least 1", o.count)}
 	case o.timeout <= 0:
 		return nil, &usageError{fmt.Sprintf("-timeout %v: it must be positive", o.timeout)}
-	case o.watch && (o.json || o.count > 1):
-		return nil, &usageError{"-watch is for a person at a terminal: it does not go with -json or -count"}
+	case o.watch && (o.json || o.out != "" || o.count > 1):
+		return nil, &usageError{"-watch is for a person at a terminal: it does not go with -json, -o or -count"}
+	}
+	if o.out != "" {
+		if fi, err := os.Stat(filepath.Dir(o.out)); err != nil || !fi.IsDir() {
+			return nil, &usageError{fmt.Sprintf("-o %s: no folder %s to write it in", o.out, filepath.Dir(o.out))}
+		}
 	}
 	if o.seed == 0 {
 		o.seed = time.Now().UnixNano()
@@ -143,8 +156,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "grader: %v\n", err)
 		return exitUsage
 	}
-	// The learner's own chapter: its last report is kept for -hint.
-	learner := o.dir == "" && o.cmd == ""
 	root, rootErr := repoRoot()
 	if o.hint {
 		if rootErr != nil {
@@ -160,7 +171,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeoutCause(context.Background(), o.timeout,
 		fmt.Errorf("the time limit of the whole run (-timeout %v) ran out", o.timeout))
 	defer cancel()
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	// A closed terminal (SIGHUP) stops the run as Ctrl-C and SIGTERM do: the server is stopped and the
+	// temporary build removed before the grader exits.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
 	color := false
@@ -171,6 +184,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	base := spec.Report{Chapter: ch.Number, Title: ch.Title, Seed: o.seed}
 	if _, err := specs.ForChapter(ch.Number + 1); err == nil {
 		base.NextChapter = ch.Number + 1
+	}
+	if o.dir == "" && o.cmd == "" {
+		base.Again = fmt.Sprintf("make grade CHAPTER=%d", ch.Number)
+	}
+	// The last report of the chapter is kept for -hint, whatever was graded.
+	keep := func(rep *spec.Report) {
+		if keepLast && rootErr == nil {
+			saveReport(root, rep)
+		}
 	}
 
 	tg, err := prepare(ctx, o, ch)
@@ -184,18 +206,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		rep := base
-		rep.Target = be.target
-		rep.Problems = []string{fmt.Sprintf("the build of %s failed: fix the compiler errors below", be.target)}
+		rep.Target, rep.Start, rep.Flags = tg.name, tg.start, tg.flags
+		rep.Problems = []string{fmt.Sprintf("the build of %s failed: fix the compiler errors below", tg.name)}
 		rep.Output = be.output
-		rep.Start = be.start
+		rep.Results = spec.NotRun(selected, "the build failed")
 		for _, s := range selected {
 			rep.Total += s.Points
 		}
-		if learner && rootErr == nil {
-			saveReport(root, &rep)
+		keep(&rep)
+		if err := writeReport(o.out, &rep); err != nil {
+			fmt.Fprintf(stderr, "grader: %v\n", err)
 		}
 		emit(p, &rep, o.json, stdout)
 		return exitUsage
+	}
+	base.Target, base.Start, base.Flags, base.Notes = tg.name, tg.start, tg.flags, tg.notes
+	if tg.source != "" && len(ch.Reference) > 0 {
+		// Before the specs, not beside them: reading the code may compile, which would load the machine
+		// while the specs time the server.
+		notice, err := referenceNotice(ctx, tg.source, ch.Reference)
+		if err != nil {
+			base.Notes = append(base.Notes, fmt.Sprintf("the grader could not read the code to see whether it "+
+				"calls the reference answer to the exercise: %v", err))
+		}
+		base.Notice = notice
 	}
 
 	cfg := spec.Config{
@@ -203,6 +237,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Title:   ch.Title,
 		Specs:   selected,
 		Server:  tg.server,
+		NoFlags: tg.noFlags,
 		Source:  tg.source,
 		Seed:    o.seed,
 		Verbose: o.verbose,
@@ -211,26 +246,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	status := exitPass
 	for i := 1; i <= o.count; i++ {
 		head := base
-		head.Target, head.Run, head.Runs = tg.name, i, o.count
+		head.Run, head.Runs = i, o.count
 		if !o.json {
 			p.Header(&head)
 			cfg.Progress = func(res spec.Result) { p.Result(&res) }
 		}
-		rep := spec.Run(ctx, cfg)
-		rep.Target, rep.Run, rep.Runs = tg.name, i, o.count
-		rep.Start, rep.NextChapter = tg.start, base.NextChapter
-		if learner {
-			rep.Notice = referenceNotice(tg.server.Dir, ch.Reference)
-		}
-		if o.count == 1 {
-			rep.Run, rep.Runs = 0, 0
+		got := spec.Run(ctx, cfg)
+		rep := base
+		rep.Results, rep.Score, rep.Total, rep.Unread = got.Results, got.Score, got.Total, got.Unread
+		rep.Shutdown, rep.Problems, rep.Stopped, rep.Duration = got.Shutdown, got.Problems, got.Stopped, got.Duration
+		if o.count > 1 {
+			rep.Run, rep.Runs = i, o.count
 		}
 		passed := rep.Passed()
-		if learner && rootErr == nil && o.run == "" {
-			saveReport(root, &rep)
+		keep(&rep)
+		last := !passed || i == o.count
+		if last {
+			if err := writeReport(o.out, &rep); err != nil {
+				fmt.Fprintf(stderr, "grader: %v\n", err)
+				status = exitUsage
+			}
 		}
 		if o.json {
-			if !passed || i == o.count {
+			if last {
 				rep.WriteJSON(stdout)
 			}
 		} else {
@@ -240,11 +278,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if !passed {
-			status = exitFail
+			if status == exitPass {
+				status = exitFail
+			}
 			break
 		}
 	}
 	return status
+}
+
+// keepLast says whether run keeps each report for -hint. The grader's own tests turn it off, so that the
+// servers they grade do not replace a learner's last report.
+var keepLast = true
+
+// writeReport writes rep to the file path, as JUnit XML if its name ends in .xml and as JSON otherwise; an
+// empty path writes nothing.
+func writeReport(path string, rep *spec.Report) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("-o: %w", err)
+	}
+	if strings.EqualFold(filepath.Ext(path), ".xml") {
+		err = rep.WriteJUnit(f)
+	} else {
+		err = rep.WriteJSON(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("-o: writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // watchChapter grades the chapter with the same flags, less -watch, each time one of its files changes.
@@ -269,40 +337,36 @@ func watchChapter(o *options, args []string, ch *specs.Chapter, stdout, stderr i
 			rest = append(rest, a)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	return watchLoop(ctx, dir, o.poll, func() { run(rest, stdout, stderr) }, stdout)
 }
 
-// referenceNotice says which reference answers the Go files of dir use, if any.
-func referenceNotice(dir string, refs []string) string {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-	var used []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, ref := range refs {
-			if strings.Contains(string(data), ref) && !slices.Contains(used, ref) {
-				used = append(used, ref)
-			}
-		}
+// referenceNotice says which of the chapter's reference answers (Chapter.Reference) the Go package in dir
+// calls, if any. It reads the calls of the package's code, its tests left out, so that a mention in a
+// comment, a string or a test is not taken for a use.
+func referenceNotice(ctx context.Context, dir string, refs []string) (string, error) {
+	p, err := source.Load(ctx, dir)
+	if err != nil {
+		return "", err
 	}
+	used := p.CalledFrom(refs...)
 	if len(used) == 0 {
-		return ""
+		return "", nil
 	}
 	return fmt.Sprintf("your server calls %s, the course's reference answer to this chapter's exercise: "+
-		"the points count, but the exercise is to write it yourself.", strings.Join(used, ", "))
+		"the points count, but the exercise is to write it yourself.", strings.Join(used, "; ")), nil
 }
 
-// emit prints a report that was not produced by a run, as text or JSON.
+// emit prints the report of a build that failed, as JSON or as text: the text leaves out the results (none
+// ran), and says what the compiler said.
 func emit(p *spec.Printer, rep *spec.Report, json bool, stdout io.Writer) {
 	if json {
 		rep.WriteJSON(stdout)
 		return
 	}
-	p.Print(rep)
+	p.Header(rep)
+	p.Footer(rep)
 }
 
 // filterSpecs returns the specs whose whole id matches the pattern or, when no id does, those whose title
@@ -343,45 +407,24 @@ func filterSpecs(all []spec.Spec, pattern string) ([]spec.Spec, error) {
 type target struct {
 	name    string // "chapters/01-blocking", or the command
 	server  harness.ServerConfig
-	source  string // the folder of the Go package built, "" for -cmd
-	start   string // a shell command that starts it, with {addr}
+	noFlags bool     // the command takes no flags: it has no {flags}
+	flags   []string // the flags of every server, the chapter's; nil when the command takes none
+	notes   []string // said before the results
+	source  string   // the folder of the Go package built, "" for -cmd
+	start   string   // a shell command that starts it, with {addr} and {flags}; "" if there is none
 	cleanup func()
 }
 
 // buildError is a server that did not compile.
-type buildError struct {
-	target string
-	output string
-	start  string
-}
+type buildError struct{ output string }
 
-func (e *buildError) Error() string { return "build of " + e.target + " failed" }
+func (e *buildError) Error() string { return "the build failed" }
 
-// prepare finds, and unless -cmd builds, the server to grade.
+// prepare finds, and unless -cmd builds, the server to grade. On a build error it returns the target too.
 func prepare(ctx context.Context, o *options, ch *specs.Chapter) (*target, error) {
 	if o.cmd != "" {
-		argv, err := splitCommand(strings.ReplaceAll(o.cmd, "{host}", "127.0.0.1"))
-		if err != nil {
-			return nil, fmt.Errorf("-cmd: %v", err)
-		}
-		if len(argv) == 0 {
-			return nil, errors.New("-cmd: the command is empty")
-		}
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, err
-		}
-		start := o.cmd
-		if !strings.Contains(o.cmd, "{addr}") && !strings.Contains(o.cmd, "{port}") {
-			start += " -addr {addr}"
-		}
-		return &target{
-			name:   o.cmd,
-			server: harness.ServerConfig{Command: argv, Flags: ch.Flags, Dir: wd},
-			start:  start + " " + shellJoin(ch.Flags),
-		}, nil
+		return command(o.cmd, ch)
 	}
-
 	dir := o.dir
 	if dir == "" {
 		root, err := repoRoot()
@@ -403,33 +446,113 @@ func prepare(ctx context.Context, o *options, ch *specs.Chapter) (*target, error
 	if race {
 		goRun = "go run -race "
 	}
-	rel := relPath(abs)
-	start := goRun + rel + " -addr {addr} " + shellJoin(ch.Flags)
-	if filepath.IsAbs(rel) {
-		start = "cd " + shellQuote(abs) + " && " + goRun + ". -addr {addr} " + shellJoin(ch.Flags)
-	}
-	name := abs
-	if root, err := repoRoot(); err == nil {
-		if r, err := filepath.Rel(root, abs); err == nil && filepath.IsLocal(r) {
-			name = r
-		}
-	}
 	tmp, err := os.MkdirTemp("", "grader-")
 	if err != nil {
 		return nil, err
 	}
-	tg := &target{name: name, start: start, cleanup: func() { os.RemoveAll(tmp) }}
-	bin := filepath.Join(tmp, "server")
-	if err := harness.Build(ctx, abs, bin, race); err != nil {
-		return tg, &buildError{target: tg.name, output: err.Error(), start: start}
+	tg := &target{name: abs, flags: ch.Flags, source: abs, cleanup: func() { os.RemoveAll(tmp) }}
+	if root, err := repoRoot(); err == nil {
+		if r, err := filepath.Rel(root, abs); err == nil && filepath.IsLocal(r) {
+			tg.name = r
+		}
 	}
-	tg.server = harness.ServerConfig{Command: []string{bin}, Flags: ch.Flags, Dir: abs}
-	tg.source = abs
+	if inModule(abs) {
+		rel := relPath(abs)
+		tg.start = goRun + rel + " -addr {addr} {flags}"
+		if filepath.IsAbs(rel) {
+			tg.start = "cd " + shellQuote(abs) + " && " + goRun + ". -addr {addr} {flags}"
+		}
+	} else {
+		// A folder outside the course's modules, such as a student's chapter folder: it is built in a copy
+		// of the course workspace, in place of the chapter's own folder, so that its imports resolve.
+		root, err := repoRoot()
+		if err != nil {
+			tg.cleanup()
+			return nil, fmt.Errorf("%s is in no Go module: to build it in the course's workspace, run the grader from the course repository", dir)
+		}
+		if tg.source, err = copyWorkspace(root, abs, ch.Slug, filepath.Join(tmp, "course")); err != nil {
+			tg.cleanup()
+			return nil, err
+		}
+	}
+	bin := filepath.Join(tmp, "server")
+	if err := harness.Build(ctx, tg.source, bin, race); err != nil {
+		return tg, &buildError{output: strings.ReplaceAll(err.Error(), tg.source, abs)}
+	}
+	tg.server = harness.ServerConfig{Command: []string{bin, "-addr", "{addr}", harness.FlagsPlaceholder}, Flags: ch.Flags, Dir: tg.source}
 	if race && os.Getenv("GORACE") == "" {
 		// By default a program built with -race sleeps a second as it exits; every server stopped would cost it.
 		tg.server.Env = []string{"GORACE=atexit_sleep_ms=0"}
 	}
 	return tg, nil
+}
+
+// command returns the target of -cmd: the command, split into words as a shell would, in which {port},
+// {addr} or {host} say where the server listens and a word {flags} where its flags go.
+func command(cmd string, ch *specs.Chapter) (*target, error) {
+	argv, err := splitCommand(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("-cmd: %v", err)
+	}
+	if len(argv) == 0 {
+		return nil, errors.New("-cmd: the command is empty")
+	}
+	example := "as in -cmd 'python3 server.py --port {port} {flags}' (see grader/README.md)"
+	if !strings.Contains(cmd, "{port}") && !strings.Contains(cmd, "{addr}") {
+		return nil, fmt.Errorf("-cmd %q does not say where the server must listen: put {port} (or {addr}, which is 127.0.0.1:PORT) in it, %s", cmd, example)
+	}
+	hasFlags := slices.Contains(argv, harness.FlagsPlaceholder)
+	if !hasFlags && strings.Contains(cmd, harness.FlagsPlaceholder) {
+		return nil, fmt.Errorf("-cmd %q: {flags} must be a word of its own, %s", cmd, example)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	tg := &target{
+		name:    cmd,
+		server:  harness.ServerConfig{Command: argv, Flags: ch.Flags, Dir: wd},
+		noFlags: !hasFlags,
+		start:   cmd,
+	}
+	if hasFlags {
+		tg.flags = ch.Flags
+	} else if used := chapterFlags(ch); len(used) > 0 {
+		tg.notes = append(tg.notes, fmt.Sprintf("-cmd has no {flags}, so your server gets none of the flags that "+
+			"the grader passes in chapter %d (%s) and runs with its own settings: the specs that rely on them may "+
+			"fail. Put {flags} in -cmd where your server takes them: see grader/README.md.", ch.Number, strings.Join(used, ", ")))
+	}
+	return tg, nil
+}
+
+// chapterFlags returns the names of the flags a chapter's servers are started with, its own and its specs',
+// in order of first use.
+func chapterFlags(ch *specs.Chapter) []string {
+	var names []string
+	add := func(flags []string) {
+		for _, f := range flags {
+			if strings.HasPrefix(f, "-") && !slices.Contains(names, f) {
+				names = append(names, f)
+			}
+		}
+	}
+	add(ch.Flags)
+	for _, s := range ch.Specs {
+		add(s.Flags)
+	}
+	return names
+}
+
+// inModule reports whether dir is in a Go module: a go.mod in it or a folder above it.
+func inModule(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return true
+		}
+		if filepath.Dir(d) == d {
+			return false
+		}
+	}
 }
 
 // repoRoot returns the folder of go.work, walking up from the working directory.

@@ -4,26 +4,42 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"course/grader/spec"
+	"course/grader/specs"
 )
 
 // serverEnv makes the test binary run as a server under test (see TestMain).
 const serverEnv = "GRADER_TEST_SERVER"
 
+// graderEnv makes the test binary run as the grader itself, to be signalled as a process.
+const graderEnv = "GRADER_TEST_GRADER"
+
 func TestMain(m *testing.M) {
-	if os.Getenv(serverEnv) == "1" {
+	switch {
+	case os.Getenv(serverEnv) == "1":
 		os.Exit(helloServer(os.Args[1:]))
+	case os.Getenv(graderEnv) == "1":
+		os.Unsetenv(graderEnv)
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	// The servers graded here must not replace a learner's last report, which -hint reads.
+	keepLast = false
 	os.Exit(m.Run())
 }
 
@@ -75,7 +91,7 @@ func helloCmd(t *testing.T) string {
 	t.Setenv(serverEnv, "1")
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	return shellQuote(exe) + " -addr {addr}"
+	return shellQuote(exe) + " -addr {addr} {flags}"
 }
 
 func TestExitStatus(t *testing.T) {
@@ -97,6 +113,9 @@ func TestExitStatus(t *testing.T) {
 		{"bad count", []string{"-chapter", "1", "-count", "0"}, exitUsage, "", "-count 0"},
 		{"unknown flag", []string{"-chapter", "1", "-frobnicate"}, exitUsage, "", "flag provided but not defined: -frobnicate"},
 		{"unterminated quote", []string{"-chapter", "1", "-cmd", "server 'x"}, exitUsage, "", "-cmd: unterminated single quote"},
+		{"cmd without a port", []string{"-chapter", "1", "-cmd", "python3 server.py"}, exitUsage, "", "does not say where the server must listen: put {port}"},
+		{"flags inside a word", []string{"-chapter", "1", "-cmd", "s --port {port} --opts={flags}"}, exitUsage, "", "{flags} must be a word of its own"},
+		{"-o in no folder", []string{"-chapter", "1", "-o", "/nonexistent/r.xml"}, exitUsage, "", "-o /nonexistent/r.xml: no folder /nonexistent"},
 		{"all pass", []string{"-chapter", "1", "-run", "1.1", "-cmd", cmd}, exitPass, "PASS 1.1 ", ""},
 		{"some fail", []string{"-chapter", "1", "-run", "1.[13]", "-cmd", cmd}, exitFail, "FAIL 1.3 ", ""},
 	}
@@ -114,7 +133,7 @@ func TestTextOutput(t *testing.T) {
 	code, stdout, _ := grade(t, "-chapter", "1", "-run", "1.[13]", "-seed", "5", "-cmd", helloCmd(t))
 	require.Equal(t, exitFail, code)
 	lines := strings.Split(stdout, "\n")
-	require.Regexp(t, `^Grading chapter 1: blocking \(.* -addr \{addr\}\), seed 5$`, lines[0])
+	require.Regexp(t, `^Grading chapter 1: blocking \(.* -addr \{addr\} \{flags\}\), seed 5$`, lines[0])
 	require.Regexp(t, `^PASS 1\.1 +GET /hello is answered +2/2 `, lines[1])
 	require.Regexp(t, `^FAIL 1\.3 +an HTTP/1.1 request needs exactly one Host +0/1 `, lines[2])
 	require.Contains(t, stdout, "       no Host: GET /hello HTTP/1.1: got 200 OK, want 400 Bad Request\n")
@@ -136,7 +155,68 @@ func TestJSONOutput(t *testing.T) {
 	require.True(t, rep.Results[0].Passed)
 	require.False(t, rep.Results[1].Passed)
 	require.Contains(t, rep.Results[1].Repro, "| nc 127.0.0.1 ")
+	require.Equal(t, []int{2, 0}, []int{rep.Results[0].Earned, rep.Results[1].Earned})
 	require.NotNil(t, rep.Shutdown)
+	require.Equal(t, helloCmd(t), rep.Start)
+	require.Equal(t, []string{"-header-timeout", "1s", "-idle-timeout", "1s", "-max-body", "1048576"}, rep.Flags)
+}
+
+// Without {flags}, the server is started with none, and the report says so before the results.
+func TestCmdWithoutFlags(t *testing.T) {
+	cmd := strings.TrimSuffix(helloCmd(t), " {flags}")
+	code, stdout, _ := grade(t, "-chapter", "1", "-run", "1.1", "-cmd", cmd)
+	require.Equal(t, exitPass, code, stdout)
+	lines := strings.Split(stdout, "\n")
+	require.True(t, strings.HasPrefix(lines[1], "NOTE -cmd has no {flags}, so your server gets none of the flags"), lines[1])
+
+	code, stdout, _ = grade(t, "-chapter", "1", "-run", "1.1", "-cmd", cmd, "-json")
+	require.Equal(t, exitPass, code)
+	var rep spec.Report
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+	require.Len(t, rep.Notes, 1)
+	require.Contains(t, rep.Notes[0], "(-header-timeout, -idle-timeout, -max-body, -body-timeout, -write-timeout)")
+	require.Nil(t, rep.Flags, "no flags were passed")
+	require.Equal(t, cmd, rep.Start)
+}
+
+// -o writes the report to a file as well, JSON or JUnit XML by its name, in every mode.
+func TestOutputFile(t *testing.T) {
+	dir := t.TempDir()
+	cmd := helloCmd(t)
+	for _, name := range []string{"report.json", "report.xml"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			code, stdout, _ := grade(t, "-chapter", "1", "-run", "1.[13]", "-cmd", cmd, "-o", path)
+			require.Equal(t, exitFail, code)
+			require.Contains(t, stdout, "FAIL 1.3 ", "the text report is printed as well")
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			if name == "report.json" {
+				var rep spec.Report
+				require.NoError(t, json.Unmarshal(data, &rep))
+				require.Equal(t, 2, rep.Score)
+				require.Len(t, rep.Results, 2)
+				return
+			}
+			var doc struct {
+				Tests    int `xml:"tests,attr"`
+				Failures int `xml:"failures,attr"`
+				Suite    struct {
+					Cases []struct {
+						Name    string `xml:"name,attr"`
+						Failure *struct {
+							Text string `xml:",chardata"`
+						} `xml:"failure"`
+					} `xml:"testcase"`
+				} `xml:"testsuite"`
+			}
+			require.NoError(t, xml.Unmarshal(data, &doc), string(data))
+			require.Equal(t, 3, doc.Tests, "1.1, 1.3 and the run")
+			require.Equal(t, 1, doc.Failures)
+			require.Equal(t, "1.3 an HTTP/1.1 request needs exactly one Host", doc.Suite.Cases[1].Name)
+			require.Contains(t, doc.Suite.Cases[1].Failure.Text, "want 400 Bad Request")
+		})
+	}
 }
 
 func TestCount(t *testing.T) {
@@ -169,6 +249,134 @@ func TestBuildFailure(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
 	require.Contains(t, rep.Output, "undefined: undefinedThing")
 	require.False(t, rep.Passed())
+	ch, err := specs.ForChapter(1)
+	require.NoError(t, err)
+	require.Len(t, rep.Results, len(ch.Specs), "every spec selected is in the report, not run")
+	for _, r := range rep.Results {
+		require.False(t, r.Ran || r.Passed, r.ID)
+		require.Equal(t, "not run: the build failed", r.Message, r.ID)
+	}
+}
+
+// A student's chapter folder, anywhere on disk, is graded in a copy of the course workspace, with the note
+// that it calls the reference answer, in every mode; nothing of the copy is left behind.
+func TestDirOutsideTheCourse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a server")
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	student := filepath.Join(t.TempDir(), "alice", "01-blocking")
+	src := filepath.Join(repoRootT(t), "solutions", "01-blocking")
+	require.NoError(t, copyTree(src, student, nil))
+
+	code, stdout, stderr := grade(t, "-chapter", "1", "-run", "1.1", "-dir", student, "-json")
+	require.Equal(t, exitPass, code, "%s\n%s", stdout, stderr)
+	var rep spec.Report
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+	require.Equal(t, student, rep.Target)
+	require.Empty(t, rep.Start, "no command starts a copy that is gone")
+	require.Contains(t, rep.Notice, "your server calls .HTTP1 (server.go:")
+	require.Contains(t, rep.Notice, "the course's reference answer")
+
+	require.NoError(t, os.WriteFile(filepath.Join(student, "server.go"), []byte("package main\n\nfunc broken() { undefinedThing() }\n"), 0o644))
+	code, stdout, _ = grade(t, "-chapter", "1", "-run", "1.1", "-dir", student)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stdout, "FAIL the build of "+student+" failed")
+	require.Contains(t, stdout, "undefined: undefinedThing")
+	require.NotContains(t, stdout, "/course/chapters/", "the compiler's messages name the student's folder, not the copy")
+	require.NotContains(t, stdout, "SKIP", "the text report of a build failure is the compiler's errors, not a line per spec")
+
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, left, "the copy and the build are removed")
+}
+
+// The reference-answer note is given for the learner's own chapter and for -dir, as text and JSON.
+func TestNoticeInEveryMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a server")
+	}
+	sol := filepath.Join(repoRootT(t), "solutions", "01-blocking")
+	_, stdout, _ := grade(t, "-chapter", "1", "-run", "1.1", "-dir", sol)
+	require.Contains(t, stdout, "NOTE your server calls .HTTP1 (server.go:")
+	_, stdout, _ = grade(t, "-chapter", "1", "-run", "1.1", "-cmd", helloCmd(t), "-json")
+	var rep spec.Report
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+	require.Empty(t, rep.Notice, "a command has no code to read")
+}
+
+// A hang-up (a closed terminal) stops the grader as SIGTERM and Ctrl-C do: the server is stopped, and the
+// temporary build is removed.
+func TestSignalsCleanUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a server")
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	sol := filepath.Join(repoRootT(t), "solutions", "01-blocking")
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			tmp := t.TempDir()
+			cmd := exec.Command(exe, "-chapter", "1", "-dir", sol, "-run", "1.2[1-4]")
+			cmd.Env = append(os.Environ(), graderEnv+"=1", "TMPDIR="+tmp)
+			out, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			// Signalled once the first spec runs: the server is up, the binary built.
+			r := bufio.NewReader(out)
+			for {
+				line, err := r.ReadString('\n')
+				require.NoError(t, err, "the grader ended before its first spec")
+				if strings.HasPrefix(line, "Grading chapter 1") {
+					break
+				}
+			}
+			time.Sleep(300 * time.Millisecond)
+			require.NoError(t, cmd.Process.Signal(sig))
+			rest, _ := io.ReadAll(r)
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, "the grader exits with a status of its own")
+			require.Equal(t, exitFail, ee.ExitCode(), string(rest))
+			require.Contains(t, string(rest), "The run was stopped before the end ("+sig.String()+" signal received)")
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Empty(t, left, "the temporary build is removed")
+			require.Empty(t, runProcesses(cmd.Process.Pid), "no process of the graded server is left")
+		})
+	}
+}
+
+// runProcesses returns the pids of the live processes that the servers of the grader with pid grader
+// started: they carry the harness's mark in their environment.
+func runProcesses(grader int) []int {
+	mark := fmt.Appendf(nil, "\x00COURSE_HARNESS_RUN=%d.", grader)
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && bytes.Contains(append([]byte{0}, env...), mark) {
+			stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			if !bytes.Contains(stat, []byte(") Z ")) {
+				pid, _ := strconv.Atoi(e.Name())
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// The grader knows the servers it grades only over the network: none of its packages imports the
+// learner's side of the course.
+func TestNoLearnerImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", ".", "./spec", "./specs", "./source").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, pkg := range strings.Fields(string(out)) {
+		require.False(t, strings.HasPrefix(pkg, "course/chapters") || strings.HasPrefix(pkg, "course/solutions"),
+			"the grader imports %s", pkg)
+	}
 }
 
 func TestSplitCommand(t *testing.T) {
@@ -199,7 +407,9 @@ func TestSplitCommand(t *testing.T) {
 }
 
 func TestShellQuote(t *testing.T) {
-	require.Equal(t, "-max-body 1048576 'a b' 'it'\\''s' ''", shellJoin([]string{"-max-body", "1048576", "a b", "it's", ""}))
+	for in, want := range map[string]string{"-max-body": "-max-body", "/tmp/a.b": "/tmp/a.b", "a b": "'a b'", "it's": `'it'\''s'`, "": "''"} {
+		require.Equal(t, want, shellQuote(in), in)
+	}
 }
 
 func TestFilterSpecs(t *testing.T) {

@@ -200,7 +200,7 @@ func TestKnownBadServersFail(t *testing.T) {
 				}
 				slices.Sort(ids)
 				ids = slices.Compact(ids)
-				_, rep := gradeJSON(t, "-chapter", fmt.Sprint(kb.chapter), "-cmd", cmd+" -flaw none -addr {addr}",
+				_, rep := gradeJSON(t, "-chapter", fmt.Sprint(kb.chapter), "-cmd", cmd+" -flaw none -addr {addr} {flags}",
 					"-run", strings.Join(quoteAll(ids), "|"))
 				for _, id := range ids {
 					var found bool
@@ -218,7 +218,7 @@ func TestKnownBadServersFail(t *testing.T) {
 				t.Run(flaw, func(t *testing.T) {
 					t.Parallel()
 					pattern := "1\\.1|" + strings.Join(quoteAll(ids), "|")
-					_, rep := gradeJSON(t, "-chapter", fmt.Sprint(kb.chapter), "-cmd", cmd+" -flaw "+flaw+" -addr {addr}", "-run", pattern)
+					_, rep := gradeJSON(t, "-chapter", fmt.Sprint(kb.chapter), "-cmd", cmd+" -flaw "+flaw+" -addr {addr} {flags}", "-run", pattern)
 					got := map[string]bool{}
 					for _, r := range rep.Results {
 						got[r.ID] = r.Passed

@@ -66,10 +66,14 @@ func BuildOverlay(ctx context.Context, dir, out string, race bool, overlay strin
 
 // ServerConfig says how to start a server under test.
 type ServerConfig struct {
-	// Command is the argv. "{addr}" and "{port}" in any element (and in Flags) are replaced by the
-	// address and port chosen; when neither appears, "-addr", "127.0.0.1:PORT" are appended.
-	Command      []string
-	Flags        []string      // appended after Command (and -addr)
+	// Command is the argv. "{addr}", "{host}" and "{port}" in any element (and in Flags) are replaced by
+	// the address, host and port chosen; when neither {addr} nor {port} appears, "-addr", "127.0.0.1:PORT"
+	// are appended, the flag of the course's Go servers. An element that is exactly "{flags}" is replaced by
+	// Flags, one element each.
+	Command []string
+	// Flags are the server's flags: at the "{flags}" element of Command, or after Command (and -addr) when
+	// it has none.
+	Flags        []string
 	Dir          string        // working directory; "" for the current one
 	Env          []string      // added to this process's environment
 	ReadyTimeout time.Duration // how long to wait for the port to accept; default 10 s
@@ -101,11 +105,16 @@ type Server struct {
 
 // StopResult reports how a server stopped.
 type StopResult struct {
-	Graceful     bool          // the process exited within the grace period after SIGTERM
-	After        time.Duration // how long after SIGTERM it exited, when Graceful
+	// Graceful says that the main process exited within the grace period after SIGTERM, and every other
+	// process of the run with it: none had to be killed.
+	Graceful     bool
+	After        time.Duration // how long after SIGTERM the main process exited, when it did in time
+	Killed       bool          // the main process did not exit within the grace period and was killed
 	Status       string        // how it exited: "exit status 0", "killed by signal 9 (SIGKILL)"
 	ExitedBefore bool          // it had already exited when Stop was called (it crashed, or was killed)
-	Leftovers    []Process     // processes of the run still alive after the main process was gone; killed
+	// Leftovers are the other processes of the run that were still alive when the main process was gone
+	// (or killed), in its process group or not: Stop killed them.
+	Leftovers []Process
 }
 
 // StartError reports a server that did not come up: it exited, or did not accept connections in time.
@@ -231,17 +240,32 @@ func freePort() (int, error) {
 }
 
 func (s *Server) argv(cfg ServerConfig) []string {
-	args := slices.Clone(cfg.Command)
+	var args []string
+	placed := false
+	for _, a := range cfg.Command {
+		if a == FlagsPlaceholder {
+			args = append(args, cfg.Flags...)
+			placed = true
+			continue
+		}
+		args = append(args, a)
+	}
 	if !slices.ContainsFunc(cfg.Command, hasPlaceholder) && !slices.ContainsFunc(cfg.Flags, hasPlaceholder) {
 		args = append(args, "-addr", "{addr}")
 	}
-	args = append(args, cfg.Flags...)
-	r := strings.NewReplacer("{addr}", s.addr, "{port}", strconv.Itoa(s.port))
+	if !placed {
+		args = append(args, cfg.Flags...)
+	}
+	host, port, _ := net.SplitHostPort(s.addr)
+	r := strings.NewReplacer("{addr}", s.addr, "{host}", host, "{port}", port)
 	for i, a := range args {
 		args[i] = r.Replace(a)
 	}
 	return args
 }
+
+// FlagsPlaceholder is the element of ServerConfig.Command that stands for the server's flags.
+const FlagsPlaceholder = "{flags}"
 
 func hasPlaceholder(arg string) bool {
 	return strings.Contains(arg, "{addr}") || strings.Contains(arg, "{port}")
@@ -302,16 +326,22 @@ func (s *Server) Signal(sig syscall.Signal) error {
 	return nil
 }
 
-// Stop sends SIGTERM to the main process and waits up to grace for it to exit, then kills the whole
-// process group with SIGKILL, reaps the process, kills any leftover process of the run (see Leftovers)
-// and waits, for a bounded time, for its output to drain. Calling it again returns the first result.
+// Stop sends SIGTERM to the main process and waits up to grace for it, and for the processes it started, to
+// exit. Then it kills the whole process group with SIGKILL, reaps the main process, kills any other process
+// of the run (see Leftovers) and waits, for a bounded time, for its output to drain. A process that had to
+// be killed is listed in the result's Leftovers, and makes the stop not graceful. Calling Stop again
+// returns the first result.
 func (s *Server) Stop(grace time.Duration) StopResult {
 	s.stopOnce.Do(func() { s.result = s.stop(grace) })
 	return s.result
 }
 
+// settleChildren is the least time the other processes of a run get to exit after the main process has.
+const settleChildren = 200 * time.Millisecond
+
 func (s *Server) stop(grace time.Duration) StopResult {
 	var res StopResult
+	deadline := time.Now().Add(grace)
 	select {
 	case <-s.exited:
 		res.ExitedBefore = true
@@ -328,6 +358,16 @@ func (s *Server) stop(grace time.Duration) StopResult {
 			t.Stop()
 		}
 	}
+	// The processes the main one started must stop with it: a master waits for its workers before it exits,
+	// and workers whose master crashed must notice and exit. They get what is left of the grace period, and
+	// a moment at least.
+	killed := s.others()
+	until := time.Now().Add(max(time.Until(deadline), settleChildren))
+	for len(killed) > 0 && (res.Graceful || res.ExitedBefore) && time.Now().Before(until) {
+		time.Sleep(20 * time.Millisecond)
+		killed = s.others()
+	}
+	res.Killed = !res.ExitedBefore && !res.Graceful
 	// The main process is not reaped yet, so its pid is still the group's id and cannot name another group.
 	_ = syscall.Kill(-s.Pid(), syscall.SIGKILL)
 	select {
@@ -338,9 +378,28 @@ func (s *Server) stop(grace time.Duration) StopResult {
 		res.Status = "still running after SIGKILL"
 	}
 	s.stopped.Store(true)
-	res.Leftovers = s.Leftovers()
+	res.Leftovers = killed
+	for _, p := range s.Leftovers() { // those that left the group, found and killed
+		if !slices.ContainsFunc(killed, func(q Process) bool { return q.Pid == p.Pid }) {
+			res.Leftovers = append(res.Leftovers, p)
+		}
+	}
+	if len(res.Leftovers) > 0 {
+		res.Graceful = false
+	}
 	s.drain(2 * time.Second)
 	return res
+}
+
+// others returns the live processes of the run other than the main one.
+func (s *Server) others() []Process {
+	var ps []Process
+	for _, p := range s.Processes() {
+		if p.Pid != s.Pid() {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 // drain waits up to d for the output pipe to reach EOF, then closes it.
@@ -367,16 +426,10 @@ func (s *Server) Processes() []Process {
 // Leftovers returns the processes of the run that are alive, other than the main process. Once Stop has
 // been called, it also kills them by pid, and waits (up to about 2 s) until they are gone.
 func (s *Server) Leftovers() []Process {
-	var ps []Process
 	if !s.stopped.Load() {
-		alive, _ := s.find()
-		for _, p := range alive {
-			if p.pid != s.Pid() {
-				ps = append(ps, Process{Pid: p.pid, Cmdline: cmdline(p.pid)})
-			}
-		}
-		return ps
+		return s.others()
 	}
+	var ps []Process
 	seen := map[int]bool{}
 	for range 40 {
 		alive, unreaped := s.find()

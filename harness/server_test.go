@@ -144,6 +144,11 @@ func TestStartCommandArgs(t *testing.T) {
 		{ServerConfig{Command: []string{"./server", "-listen={addr}"}}, []string{"./server", "-listen=127.0.0.1:4242"}},
 		{ServerConfig{Command: []string{"python3", "app.py", "--port", "{port}"}}, []string{"python3", "app.py", "--port", "4242"}},
 		{ServerConfig{Command: []string{"./server"}, Flags: []string{"-a", "{addr}"}}, []string{"./server", "-a", "127.0.0.1:4242"}},
+		{ServerConfig{Command: []string{"python3", "s.py", "--port", "{port}", "{flags}", "-v"}, Flags: []string{"-idle-timeout", "1s"}},
+			[]string{"python3", "s.py", "--port", "4242", "-idle-timeout", "1s", "-v"}},
+		{ServerConfig{Command: []string{"s", "--host={host}", "{flags}"}}, []string{"s", "--host=127.0.0.1", "-addr", "127.0.0.1:4242"}},
+		{ServerConfig{Command: []string{"s", "{flags}", "-p", "{port}"}, Flags: []string{"-a", "{addr}"}},
+			[]string{"s", "-a", "127.0.0.1:4242", "-p", "4242"}},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, s.argv(tt.cfg))
@@ -167,6 +172,7 @@ func TestStopIgnoringSIGTERM(t *testing.T) {
 	start := time.Now()
 	res := s.Stop(300 * time.Millisecond)
 	require.False(t, res.Graceful)
+	require.True(t, res.Killed)
 	require.Equal(t, "killed by signal 9 (SIGKILL)", res.Status)
 	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
 	exited, how := s.Exited()
@@ -186,18 +192,25 @@ func TestSignalAndExited(t *testing.T) {
 	require.Equal(t, "killed by signal 9 (SIGKILL)", res.Status)
 }
 
-// A daemon that double-forks and calls setsid leaves the process group, so killing the group misses it:
-// Leftovers must still find it and kill it.
-func TestLeftoversFindsAnEscapedDaemon(t *testing.T) {
-	s := startT(t, ServerConfig{Command: []string{testServer, "-mode", "doublefork"}})
+// printedPid waits for the test server to print "WHO pid N" and returns N.
+func printedPid(t *testing.T, s *Server, who string) int {
+	t.Helper()
 	var pid int
 	require.Eventually(t, func() bool {
-		m := regexp.MustCompile(`sleeper pid (\d+)`).FindStringSubmatch(s.Output())
+		m := regexp.MustCompile(who + ` pid (\d+)`).FindStringSubmatch(s.Output())
 		if m != nil {
 			pid, _ = strconv.Atoi(m[1])
 		}
 		return m != nil
 	}, 5*time.Second, 10*time.Millisecond)
+	return pid
+}
+
+// A daemon that double-forks and calls setsid leaves the process group, so killing the group misses it:
+// Leftovers must still find it and kill it.
+func TestLeftoversFindsAnEscapedDaemon(t *testing.T) {
+	s := startT(t, ServerConfig{Command: []string{testServer, "-mode", "doublefork"}})
+	pid := printedPid(t, s, "sleeper")
 	st, err := readStat(pid)
 	require.NoError(t, err)
 	require.NotEqual(t, s.Pid(), st.pgid, "the daemon left the server's process group")
@@ -206,12 +219,63 @@ func TestLeftoversFindsAnEscapedDaemon(t *testing.T) {
 	require.Equal(t, []Process{daemon}, s.Leftovers(), "before Stop, Leftovers only lists")
 	require.Len(t, s.Processes(), 2)
 
-	res := s.Stop(5 * time.Second)
-	require.True(t, res.Graceful)
+	res := s.Stop(time.Second)
+	require.False(t, res.Graceful, "a process that had to be killed makes the stop not graceful")
+	require.Equal(t, "exit status 0", res.Status, "the main process itself exited on SIGTERM")
 	require.Equal(t, []Process{daemon}, res.Leftovers)
 	_, err = os.Stat(fmt.Sprintf("/proc/%d", pid))
 	require.ErrorIs(t, err, os.ErrNotExist, "the daemon was killed and reaped")
 	require.Empty(t, s.Leftovers())
+}
+
+// The processes a server starts in its group must stop with it: one that had to be killed is reported, and
+// the stop is not graceful, however promptly the main process exited.
+func TestStopChildren(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     string
+		crash    bool // the main process is killed before Stop, as a crash would
+		graceful bool
+		left     bool
+	}{
+		{"a child stopped and waited for", "child", false, true, false},
+		{"a child that ignores SIGTERM", "badchild", false, false, true},
+		{"a child that outlives a crash", "badchild", true, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startT(t, ServerConfig{Command: []string{testServer, "-mode", tt.mode}})
+			pid := printedPid(t, s, "child")
+			st, err := readStat(pid)
+			require.NoError(t, err)
+			require.Equal(t, s.Pid(), st.pgid, "the child is in the server's process group")
+
+			status := "exit status 0"
+			if tt.crash {
+				require.NoError(t, s.Signal(syscall.SIGKILL))
+				require.Eventually(t, func() bool { exited, _ := s.Exited(); return exited }, 5*time.Second, 10*time.Millisecond)
+				status = "killed by signal 9 (SIGKILL)"
+			}
+			res := s.Stop(time.Second)
+			require.Equal(t, tt.graceful, res.Graceful, "%+v", res)
+			require.False(t, res.Killed, "the main process was not killed by Stop")
+			require.Equal(t, tt.crash, res.ExitedBefore)
+			require.Equal(t, status, res.Status)
+			if tt.left {
+				require.Equal(t, []Process{{Pid: pid, Cmdline: testServer + " -mode=stubborn"}}, res.Leftovers)
+			} else {
+				require.Empty(t, res.Leftovers)
+			}
+			_, err = os.Stat(fmt.Sprintf("/proc/%d", pid))
+			require.ErrorIs(t, err, os.ErrNotExist, "the child is gone and reaped")
+		})
+	}
+}
+
+func TestReason(t *testing.T) {
+	for code, want := range map[int]string{200: "OK", 413: "Content Too Large", 431: "Request Header Fields Too Large", 599: ""} {
+		require.Equal(t, want, Reason(code), "%d", code)
+	}
 }
 
 func TestBuildReportsCompilerErrors(t *testing.T) {

@@ -29,6 +29,8 @@ type Package struct {
 	Imports map[string][]string // import path to where it is imported
 	Calls   map[string][]string // called function to where: "net.Listen", "(*net/http.Server).Serve"
 	Go      []string            // where a go statement starts a goroutine
+
+	funcs map[string]*types.Func // the functions of Calls, by name
 }
 
 // Load type-checks the Go package in dir (its tests left out) and lists its imports, calls and go
@@ -59,7 +61,7 @@ func Load(ctx context.Context, dir string) (*Package, error) {
 		}
 		return nil, fmt.Errorf("read the Go package in %s: %w", dir, errors.Join(errs...))
 	}
-	out := &Package{Path: p.PkgPath, Imports: map[string][]string{}, Calls: map[string][]string{}}
+	out := &Package{Path: p.PkgPath, Imports: map[string][]string{}, Calls: map[string][]string{}, funcs: map[string]*types.Func{}}
 	where := func(pos token.Pos) string {
 		at := p.Fset.Position(pos)
 		return fmt.Sprintf("%s:%d", filepath.Base(at.Filename), at.Line)
@@ -77,6 +79,7 @@ func Load(ctx context.Context, dir string) (*Package, error) {
 				if fn := callee(p.TypesInfo, n); fn != nil {
 					name := fn.FullName()
 					out.Calls[name] = append(out.Calls[name], where(n.Pos()))
+					out.funcs[name] = fn
 				}
 			}
 			return true
@@ -115,6 +118,29 @@ func (p *Package) Called(funcs ...string) []string {
 	for _, fn := range funcs {
 		if at, ok := p.Calls[fn]; ok {
 			found = append(found, fmt.Sprintf("%s (%s)", fn, strings.Join(at, ", ")))
+		}
+	}
+	slices.Sort(found)
+	return found
+}
+
+// CalledFrom returns the calls of p to functions and methods of other packages that one of refs names as
+// the code spells them: "http1.ReadRequest" is the function ReadRequest of a package named http1, and
+// ".ServeConn" a method ServeConn of any type; a "(" after the name is ignored. Each comes with where it is
+// called, sorted. A function of p's own package is never matched: p may define a method of the same name.
+func (p *Package) CalledFrom(refs ...string) []string {
+	var found []string
+	for name, fn := range p.funcs {
+		if fn.Pkg() == nil || fn.Pkg().Path() == p.Path {
+			continue
+		}
+		method := fn.Signature().Recv() != nil
+		for _, ref := range refs {
+			pkg, fname, _ := strings.Cut(strings.TrimSuffix(ref, "("), ".")
+			if fname == fn.Name() && (pkg == "" && method || pkg == fn.Pkg().Name() && !method) {
+				found = append(found, fmt.Sprintf("%s (%s)", strings.TrimSuffix(ref, "("), strings.Join(p.Calls[name], ", ")))
+				break
+			}
 		}
 	}
 	slices.Sort(found)

@@ -24,3 +24,21 @@ func TestLoadFails(t *testing.T) {
 	_, err := Load(context.Background(), "testdata/missing")
 	require.Error(t, err)
 }
+
+func TestCalledFrom(t *testing.T) {
+	p, err := Load(context.Background(), "testdata/sample")
+	require.NoError(t, err)
+	tests := []struct {
+		refs []string
+		want []string
+	}{
+		{[]string{"unix.EpollWait("}, []string{"unix.EpollWait (sample.go:13)"}},                                              // by the package's name, not the import's
+		{[]string{"sys.EpollWait"}, nil},                                                                                      // the import's name is not the package's
+		{[]string{".Accept("}, []string{".Accept (sample.go:19)"}},                                                            // net.Listener's, not the package's own
+		{[]string{"unix.EpollCreate1(", "http.NewServeMux(", "net.Accept"}, nil},                                              // a comment, a string, a test, a method
+		{[]string{".Close", "sync.Go", "unix.EpollWait"}, []string{".Close (sample.go:23)", "unix.EpollWait (sample.go:13)"}}, // a go statement's call too
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, p.CalledFrom(tc.refs...), "%q", tc.refs)
+	}
+}

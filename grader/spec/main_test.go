@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 
 // fakeServer serves, one connection at a time: GET /hello, "Hello, World!\n"; GET /hang, nothing ever;
 // GET /exit, the process exits with status 3; GET /spawn starts a process that escapes the server's
-// process group and answers 204; GET /race prints a race detector's report and answers 204; anything
+// process group and answers 204; GET /child starts one in the group that ignores SIGTERM and answers 204; GET /race prints a race detector's report and answers 204; anything
 // else, 404.
 func fakeServer(args []string) int {
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
@@ -88,6 +88,14 @@ func serveFake(c net.Conn) {
 		case "/spawn":
 			cmd := exec.Command("sleep", "30")
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			if err := cmd.Start(); err != nil {
+				fmt.Fprint(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+				continue
+			}
+			fmt.Fprint(c, "HTTP/1.1 204 No Content\r\n\r\n")
+		case "/child":
+			// A child in the server's process group that ignores SIGTERM: it outlives the server.
+			cmd := exec.Command("sh", "-c", `trap "" TERM; exec sleep 31`)
 			if err := cmd.Start(); err != nil {
 				fmt.Fprint(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
 				continue

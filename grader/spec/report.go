@@ -3,8 +3,11 @@ package spec
 import (
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"time"
+
+	"course/harness"
 )
 
 // Report is the outcome of grading a chapter once.
@@ -16,6 +19,8 @@ type Report struct {
 	Run     int    `json:"run,omitempty"`    // with -count: this run's number, from 1
 	Runs    int    `json:"runs,omitempty"`   // with -count: how many runs were asked for
 
+	// Results has one entry per spec selected, those that could not run included (a build failure, a server
+	// that did not start), in order.
 	Results []Result `json:"results"`
 	Score   int      `json:"score"` // points of the passing specs
 	Total   int      `json:"total"` // points of all the specs
@@ -30,9 +35,18 @@ type Report struct {
 	Stopped string `json:"stopped,omitempty"`
 	// Output is the compiler's output when the build failed.
 	Output string `json:"output,omitempty"`
-	// Start is a command that starts the server by hand with the chapter's flags, "{addr}" for the
-	// address, so that a person can try the repro lines.
+	// Start is a command that starts the server by hand as the grader did, with "{addr}" (or "{port}") for
+	// the address and "{flags}" for its flags, so that a person can try the repro lines (StartLine fills it
+	// in); "" when there is no such command, as for a folder graded in a copy of the course.
 	Start string `json:"start,omitempty"`
+	// Flags are the flags every server of the run was started with, the chapter's; a spec's own Flags come
+	// after them.
+	Flags []string `json:"flags,omitempty"`
+	// Notes are said before the results: what a person must know to read them, such as flags the server
+	// was not given.
+	Notes []string `json:"notes,omitempty"`
+	// Again is the command that grades the same way again ("make grade CHAPTER=1"), when the grader knows it.
+	Again string `json:"again,omitempty"`
 	// Notice is said under the score: the learner's code uses the reference answer to the exercise.
 	Notice string `json:"notice,omitempty"`
 	// Unread are the specs that read the code ("3.1 title"), left out of the run and of the total when there
@@ -48,7 +62,8 @@ type Report struct {
 type Result struct {
 	ID       string        `json:"id"`
 	Title    string        `json:"title"`
-	Points   int           `json:"points"`
+	Points   int           `json:"points"` // what passing is worth
+	Earned   int           `json:"earned"` // the points earned: Points if it passed, else 0
 	Passed   bool          `json:"passed"`
 	Ran      bool          `json:"ran"` // false when the spec could not run: no server, or no time left
 	Duration time.Duration `json:"duration_ns"`
@@ -73,11 +88,14 @@ type Result struct {
 
 // Shutdown is how a server stopped.
 type Shutdown struct {
-	Graceful bool          `json:"graceful"` // it exited on SIGTERM, within the grace period
-	After    time.Duration `json:"after_ns"` // from SIGTERM to its exit
-	Status   string        `json:"status"`   // "exit status 0", "signal: killed"
-	// Leftovers are the processes of the server still running after it stopped, which were killed:
-	// "pid 1234 (sleep 100)".
+	// Graceful says that it exited on SIGTERM within the grace period, and so did every process it started:
+	// none had to be killed.
+	Graceful bool          `json:"graceful"`
+	After    time.Duration `json:"after_ns"`         // from SIGTERM to the exit of its main process
+	Killed   bool          `json:"killed,omitempty"` // its main process did not exit in time and was killed
+	Status   string        `json:"status"`           // "exit status 0", "killed by signal 9 (SIGKILL)"
+	// Leftovers are the other processes of the server still running when its main process was gone, which
+	// were killed: "pid 1234 (sleep 100)".
 	Leftovers []string `json:"leftovers,omitempty"`
 }
 
@@ -112,10 +130,38 @@ func (r *Report) FirstFailure() *Result {
 	return nil
 }
 
+// StartLine returns the command that starts the server by hand as the grader started it at addr for a spec
+// with the extra flags given: r.Start with the address and the flags (the run's, then extra) filled in. It
+// returns "" when r.Start is.
+func (r *Report) StartLine(addr string, extra []string) string {
+	if r.Start == "" {
+		return ""
+	}
+	line := r.Start
+	if flags := strings.Join(append(slices.Clone(r.Flags), extra...), " "); flags != "" {
+		line = strings.ReplaceAll(line, harness.FlagsPlaceholder, flags)
+	} else {
+		line = strings.ReplaceAll(strings.ReplaceAll(line, " "+harness.FlagsPlaceholder, ""), harness.FlagsPlaceholder, "")
+	}
+	return Expand(line, addr)
+}
+
+// NotRun returns the results of specs that could not run, for the reason why ("the build failed"): each
+// earns nothing and says why.
+func NotRun(specs []Spec, why string) []Result {
+	rs := make([]Result, len(specs))
+	for i, sp := range specs {
+		rs[i] = Result{ID: sp.ID, Title: sp.Title, Points: sp.Points, Why: sp.Why, Hint: sp.Hint, Flags: sp.Flags,
+			Message: "not run: " + why}
+	}
+	return rs
+}
+
 // WriteJSON writes r to w as one indented JSON document.
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a transcript's "> GET" stays readable
 	return enc.Encode(r)
 }
 

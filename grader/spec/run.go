@@ -20,6 +20,9 @@ type Config struct {
 	Specs   []Spec
 	// Server starts the server under test. Run adds each spec's Flags to Server.Flags.
 	Server harness.ServerConfig
+	// NoFlags says that the server takes no flags (a command given without {flags}): neither Server.Flags
+	// nor a spec's Flags are passed, and the result of a spec with Flags of its own says so.
+	NoFlags bool
 	// Source is the folder of the Go package graded, when the grader built the server from source; empty
 	// when it runs a command (-cmd). Checks that read the code look there (T.Source).
 	Source string
@@ -53,24 +56,24 @@ func Run(ctx context.Context, cfg Config) Report {
 			continue
 		}
 		res := r.spec(ctx, &cfg.Specs[i])
+		if res.Passed {
+			res.Earned = res.Points
+		}
 		r.rep.Results = append(r.rep.Results, res)
 		r.rep.Total += res.Points
-		if res.Passed {
-			r.rep.Score += res.Points
-		}
+		r.rep.Score += res.Earned
 		if cfg.Progress != nil {
 			cfg.Progress(res)
 		}
 	}
 	if r.shared != nil {
-		gone := exited(r.shared)
 		sd := r.stop(r.shared)
 		r.checkRaces(r.shared, "")
 		r.rep.Shutdown = &sd
-		if !gone && !sd.Graceful && ctx.Err() == nil {
+		if sd.Killed && ctx.Err() == nil {
 			r.rep.Problems = append(r.rep.Problems, fmt.Sprintf("the server did not exit within %s of SIGTERM and "+
-				"was killed (%s): a server must stop when told to; when ctx is cancelled, Accept fails and serve "+
-				"must return", r.cfg.Grace, sd.Status))
+				"was killed (%s): a server must stop when told to: on SIGTERM it stops accepting connections, "+
+				"finishes the requests in flight, and exits", r.cfg.Grace, sd.Status))
 		}
 	}
 	if ctx.Err() != nil {
@@ -119,6 +122,10 @@ func (r *runner) spec(ctx context.Context, sp *Spec) Result {
 	res.Ran = true
 	res.Addr = srv.Addr()
 	res.Repro = Expand(sp.Repro, srv.Addr())
+	if r.cfg.NoFlags && len(sp.Flags) > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("its server was started without the flags of this spec (%s): "+
+			"the command has no {flags}", strings.Join(sp.Flags, " ")))
+	}
 	r.check(ctx, sp, srv, &res)
 
 	if !res.Passed && res.Ran {
@@ -150,10 +157,9 @@ func (r *runner) spec(ctx context.Context, sp *Spec) Result {
 	if !sp.ownServer() {
 		r.checkRaces(srv, sp.ID)
 	} else {
-		gone := exited(srv)
 		sd := r.stop(srv)
 		r.checkRaces(srv, sp.ID)
-		if !gone && !sd.Graceful && res.Server == "" {
+		if sd.Killed && res.Server == "" {
 			res.Logs = append(res.Logs, fmt.Sprintf("its server did not exit within %s of SIGTERM (%s)", r.cfg.Grace, sd.Status))
 		}
 	}
@@ -200,19 +206,24 @@ func (r *runner) server(sp *Spec, res *Result) (*harness.Server, error) {
 func (r *runner) start(extra []string) (*harness.Server, error) {
 	cfg := r.cfg.Server
 	cfg.Flags = append(append([]string(nil), cfg.Flags...), extra...)
+	if r.cfg.NoFlags {
+		cfg.Flags = nil
+	}
 	return harness.Start(cfg)
 }
 
 // stop stops srv and records the processes it left behind as a problem of the run.
 func (r *runner) stop(srv *harness.Server) Shutdown {
 	st := srv.Stop(r.cfg.Grace)
-	sd := Shutdown{Graceful: st.Graceful, After: st.After, Status: st.Status}
+	sd := Shutdown{Graceful: st.Graceful, After: st.After, Killed: st.Killed, Status: st.Status}
 	for _, p := range st.Leftovers {
 		sd.Leftovers = append(sd.Leftovers, fmt.Sprintf("pid %d (%s)", p.Pid, p.Cmdline))
 	}
 	if len(sd.Leftovers) > 0 {
-		r.rep.Problems = append(r.rep.Problems,
-			fmt.Sprintf("processes left behind: %s (killed)", strings.Join(sd.Leftovers, ", ")))
+		r.rep.Problems = append(r.rep.Problems, fmt.Sprintf("processes left behind: %s, still running when the "+
+			"server's main process was gone, were killed. A server stops the processes it started before it "+
+			"exits (a master sends its workers SIGTERM and waits for them), and a process it starts must not "+
+			"outlive it", strings.Join(sd.Leftovers, ", ")))
 	}
 	return sd
 }

@@ -91,6 +91,11 @@ func TestRun(t *testing.T) {
 	require.Equal(t, []string{"9.1", "9.2", "9.3", "9.4", "9.5", "9.6", "9.7", "9.8"}, progress)
 	require.Equal(t, 3, rep.Score)
 	require.Equal(t, 9, rep.Total)
+	var earned []int
+	for _, r := range rep.Results {
+		earned = append(earned, r.Earned)
+	}
+	require.Equal(t, []int{2, 0, 0, 0, 0, 0, 0, 1}, earned, "a passing spec earns its points, a failing one none")
 	require.False(t, rep.Passed())
 	require.Empty(t, rep.Problems)
 	require.NotNil(t, rep.Shutdown)
@@ -233,17 +238,44 @@ func TestRunInterruptedCheck(t *testing.T) {
 	require.NotNil(t, rep.Shutdown, "the server that was started is stopped")
 }
 
+// A process of the server still running when the server is gone is killed and reported, and the stop is not
+// graceful: one that left the process group (a daemon), and one in it that ignores SIGTERM.
 func TestRunReportsLeftovers(t *testing.T) {
-	cfg := fakeConfig(t, Spec{ID: "9.1", Points: 1, Check: func(t *T) {
-		if r := fetch(t, "/spawn", 5*time.Second); r.Status != 204 {
-			t.Errorf("GET /spawn: status %d", r.Status)
-		}
-	}})
+	for _, tc := range []struct{ path, cmdline string }{{"/spawn", "sleep 30"}, {"/child", "sleep 31"}} {
+		t.Run(tc.path, func(t *testing.T) {
+			cfg := fakeConfig(t, Spec{ID: "9.1", Points: 1, Check: func(t *T) {
+				if r := fetch(t, tc.path, 5*time.Second); r.Status != 204 {
+					t.Errorf("GET %s: status %d", tc.path, r.Status)
+				}
+			}})
+			cfg.Grace = 500 * time.Millisecond
+			rep := Run(context.Background(), cfg)
+			require.True(t, rep.Results[0].Passed, rep.Results[0].Message)
+			require.False(t, rep.Passed(), "a process left behind fails the run")
+			require.False(t, rep.Shutdown.Graceful, "a process that had to be killed is no graceful stop")
+			require.False(t, rep.Shutdown.Killed, "the server itself exited on SIGTERM")
+			require.Len(t, rep.Shutdown.Leftovers, 1)
+			require.Regexp(t, `^pid \d+ \(`+tc.cmdline+`\)$`, rep.Shutdown.Leftovers[0])
+			require.Len(t, rep.Problems, 1)
+			require.Regexp(t, `^processes left behind: pid \d+ \(`+tc.cmdline+`\), still running when the server's main process was gone, were killed`, rep.Problems[0])
+		})
+	}
+}
+
+// Without {flags}, the server gets no flags at all: the fake server, which takes only -addr, would exit at
+// the first one.
+func TestRunNoFlags(t *testing.T) {
+	cfg := fakeConfig(t,
+		Spec{ID: "9.1", Points: 2, Check: func(t *T) { fetch(t, "/hello", 5*time.Second) }},
+		Spec{ID: "9.2", Points: 1, Flags: []string{"-body-timeout", "1s"}, Check: func(t *T) { fetch(t, "/hello", 5*time.Second) }},
+	)
+	cfg.Server.Flags = []string{"-idle-timeout", "1s"}
+	cfg.NoFlags = true
 	rep := Run(context.Background(), cfg)
-	require.True(t, rep.Results[0].Passed, rep.Results[0].Message)
-	require.False(t, rep.Passed(), "a process left behind fails the run")
-	require.Len(t, rep.Problems, 1)
-	require.Regexp(t, `^processes left behind: pid \d+ \(sleep 30\) \(killed\)$`, rep.Problems[0])
+	require.True(t, rep.Passed(), "%+v", rep)
+	require.Equal(t, []int{2, 1}, []int{rep.Results[0].Earned, rep.Results[1].Earned})
+	require.Empty(t, rep.Results[0].Notes)
+	require.Equal(t, []string{"its server was started without the flags of this spec (-body-timeout 1s): the command has no {flags}"}, rep.Results[1].Notes)
 }
 
 func TestRunFailsAServerThatIgnoresSIGTERM(t *testing.T) {

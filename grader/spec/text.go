@@ -70,6 +70,20 @@ func (p *Printer) Header(r *Report) {
 	}
 	fmt.Fprintf(p.W, "%s%s, seed %d%s\n",
 		p.paint(bold, fmt.Sprintf("Grading chapter %d: %s", r.Chapter, r.Title)), target, r.Seed, run)
+	for _, n := range r.Notes {
+		p.note(n)
+	}
+}
+
+// note writes a NOTE line, wrapped.
+func (p *Printer) note(text string) {
+	for i, line := range wrap(text, 94) {
+		if i == 0 {
+			fmt.Fprintf(p.W, "%s %s\n", p.paint(yellow, "NOTE"), line)
+		} else {
+			fmt.Fprintf(p.W, "     %s\n", line)
+		}
+	}
 }
 
 // Result writes the line of one spec and, under a failure, what went wrong and how to look into it.
@@ -81,15 +95,11 @@ func (p *Printer) Result(res *Result) {
 	case !res.Passed:
 		status = p.paint(red, "FAIL")
 	}
-	got := 0
-	if res.Passed {
-		got = res.Points
-	}
 	dur := ""
 	if res.Ran {
 		dur = round(res.Duration).String()
 	}
-	fmt.Fprintf(p.W, "%s %-5s %-50s %d/%d %s\n", status, res.ID, res.Title, got, res.Points, p.paint(dim, dur))
+	fmt.Fprintf(p.W, "%s %-5s %-50s %d/%d %s\n", status, res.ID, res.Title, res.Earned, res.Points, p.paint(dim, dur))
 	for _, n := range res.Notes {
 		p.field("note", n)
 	}
@@ -162,10 +172,10 @@ func (p *Printer) Footer(r *Report) {
 	}
 	fmt.Fprintln(p.W, score)
 	for _, u := range r.Unread {
-		fmt.Fprintf(p.W, "%s not graded: %s (it reads the Go code, and the grader runs a command)\n", p.paint(yellow, "NOTE"), u)
+		p.note(fmt.Sprintf("not graded: %s (it reads the Go code, and the grader runs a command)", u))
 	}
 	if r.Notice != "" {
-		fmt.Fprintf(p.W, "%s %s\n", p.paint(yellow, "NOTE"), r.Notice)
+		p.note(r.Notice)
 	}
 	fmt.Fprintln(p.W, p.nextStep(r))
 }
@@ -182,20 +192,24 @@ func (p *Printer) Print(r *Report) {
 // nextStep says what to do now.
 func (p *Printer) nextStep(r *Report) string {
 	help := fmt.Sprintf("make hint CHAPTER=%d", r.Chapter)
+	again := "grade again"
+	if r.Again != "" {
+		again = "run " + r.Again + " again"
+	}
 	first := r.FirstFailure()
 	switch {
 	case r.Output != "":
-		return fmt.Sprintf("Next step: fix the build errors above, then run make grade CHAPTER=%d again.", r.Chapter)
+		return fmt.Sprintf("Next step: fix the build errors above, then %s.", again)
 	case r.Stopped != "":
-		return fmt.Sprintf("The run was stopped before the end (%s): the specs not run count as failed. Run make grade CHAPTER=%d again.", r.Stopped, r.Chapter)
+		return fmt.Sprintf("The run was stopped before the end (%s): the specs not run count as failed. To finish it, %s.", r.Stopped, again)
 	case first != nil && !first.Ran && r.Start != "":
+		start := r.StartLine(ByHandAddr, first.Flags)
 		if words := first.LastWords(); words != "" {
 			return fmt.Sprintf("Next step: your server exited as it started, saying: %s\n"+
-				"To see all it prints, start it by hand: %s\nMore help: %s", words, Expand(r.Start, "127.0.0.1:8080"), help)
+				"To see all it prints, start it by hand: %s\nMore help: %s", words, start, help)
 		}
 		return fmt.Sprintf("Next step: start the server by hand (%s) and read what it prints; "+
-			"it must keep running and listen on the address it is given. More help: %s",
-			Expand(r.Start, "127.0.0.1:8080"), help)
+			"it must keep running and listen on the address it is given. More help: %s", start, help)
 	case first != nil:
 		s := fmt.Sprintf("Next step: %s %s", first.ID, first.Title)
 		if words := first.LastWords(); words != "" {
@@ -204,11 +218,7 @@ func (p *Printer) nextStep(r *Report) string {
 			s += ": " + first.Hint
 		}
 		if first.Ran && r.Start != "" && first.Addr != "" {
-			start := Expand(r.Start, first.Addr)
-			if len(first.Flags) > 0 {
-				start += " " + strings.Join(first.Flags, " ")
-			}
-			s += fmt.Sprintf("\nTo try the repro lines, start your server with: %s", start)
+			s += fmt.Sprintf("\nTo try its repro line, start your server with: %s", r.StartLine(first.Addr, first.Flags))
 		}
 		return s + "\nMore help: " + help
 	case len(r.Problems) > 0:
@@ -218,6 +228,9 @@ func (p *Printer) nextStep(r *Report) string {
 	}
 	return "Every spec passes: well done."
 }
+
+// ByHandAddr is the address a person starts a server on by hand when no run's address applies.
+const ByHandAddr = "127.0.0.1:8080"
 
 // field writes "label: text" under a spec, wrapping long text.
 func (p *Printer) field(label, text string) {

@@ -18,7 +18,7 @@ func sampleReport() *Report {
 	return &Report{
 		Chapter: 1, Title: "blocking", Target: "chapters/01-blocking", Seed: 7,
 		Results: []Result{
-			{ID: "1.1", Title: "GET /hello is answered", Points: 2, Passed: true, Ran: true, Duration: 1500 * time.Microsecond},
+			{ID: "1.1", Title: "GET /hello is answered", Points: 2, Earned: 2, Passed: true, Ran: true, Duration: 1500 * time.Microsecond},
 			{
 				ID: "1.7", Title: "keep-alive", Points: 1, Ran: true, Duration: 12 * time.Millisecond,
 				Message: "GET /hello HTTP/1.1: got 404 Not Found, want 200 OK",
@@ -34,11 +34,13 @@ func sampleReport() *Report {
 				Hint:        "go back to reading the next request.",
 				Repro:       "printf 'GET /hello HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' | nc 127.0.0.1 4000",
 			},
-			{ID: "1.23", Title: "head-of-line blocking (measured)", Points: 1, Passed: true, Ran: true, Duration: 602 * time.Millisecond,
+			{ID: "1.23", Title: "head-of-line blocking (measured)", Points: 1, Earned: 1, Passed: true, Ran: true, Duration: 602 * time.Millisecond,
 				Notes: []string{"took 602ms in all"}},
 		},
 		Score: 3, Total: 4,
-		Start: "go run ./chapters/01-blocking -addr {addr} -idle-timeout 1s",
+		Start: "go run ./chapters/01-blocking -addr {addr} {flags}",
+		Flags: []string{"-idle-timeout", "1s"},
+		Again: "make grade CHAPTER=1",
 	}
 }
 
@@ -67,7 +69,7 @@ PASS 1.23  head-of-line blocking (measured)                   1/1 602ms
        note: took 602ms in all
 Chapter 1: 3/4
 Next step: 1.7 keep-alive: go back to reading the next request.
-To try the repro lines, start your server with: go run ./chapters/01-blocking -addr 127.0.0.1:4000 -idle-timeout 1s
+To try its repro line, start your server with: go run ./chapters/01-blocking -addr 127.0.0.1:4000 -idle-timeout 1s
 More help: make hint CHAPTER=1
 `
 	if d := cmp.Diff(want, b.String()); d != "" {
@@ -114,7 +116,17 @@ func TestPrinterNextStep(t *testing.T) {
 					"goroutine 1 [running]:\nmain.(*loop).read(...)\n\t/x/conn.go:88 +0x45\n"}}
 		}, "Next step: your server stopped during 1.1, saying: panic: runtime error: index out of range [3] with length 3\nMore help: make hint CHAPTER=1\n"},
 		{"interrupted", func(r *Report) { r.Stopped = "interrupt signal received" },
-			"The run was stopped before the end (interrupt signal received): the specs not run count as failed. Run make grade CHAPTER=1 again.\n"},
+			"The run was stopped before the end (interrupt signal received): the specs not run count as failed. To finish it, run make grade CHAPTER=1 again.\n"},
+		{"interrupted, another target", func(r *Report) { r.Stopped = "interrupt signal received"; r.Again = "" },
+			"The run was stopped before the end (interrupt signal received): the specs not run count as failed. To finish it, grade again.\n"},
+		{"a spec with flags of its own, a command", func(r *Report) {
+			r.Start = "python3 s.py --port {port} {flags} -v"
+			r.Results[1].Flags = []string{"-body-timeout", "1s"}
+		}, "Next step: 1.7 keep-alive: go back to reading the next request.\n" +
+			"To try its repro line, start your server with: python3 s.py --port 4000 -idle-timeout 1s -body-timeout 1s -v\n" +
+			"More help: make hint CHAPTER=1\n"},
+		{"a folder graded in a copy: no start line", func(r *Report) { r.Start = "" },
+			"Next step: 1.7 keep-alive: go back to reading the next request.\nMore help: make hint CHAPTER=1\n"},
 		{"left processes behind", func(r *Report) {
 			r.Results = r.Results[:1]
 			r.Problems = []string{"processes left behind: pid 12 (sleep 30) (killed)"}
@@ -131,6 +143,43 @@ func TestPrinterNextStep(t *testing.T) {
 			_, next, _ := strings.Cut(after, "\n")
 			require.Equal(t, tc.want, next)
 		})
+	}
+}
+
+func TestPrinterNotes(t *testing.T) {
+	r := sampleReport()
+	r.Notes = []string{"-cmd has no {flags}, so your server gets none of the flags " + strings.Repeat("word ", 20)}
+	var b bytes.Buffer
+	(&Printer{W: &b}).Header(r)
+	lines := strings.Split(b.String(), "\n")
+	require.Equal(t, "NOTE -cmd has no {flags}, so your server gets none of the flags word word word word word word word", lines[1])
+	require.True(t, strings.HasPrefix(lines[2], "     word "), "a long note is wrapped and indented: %q", lines[2])
+}
+
+func TestStartLine(t *testing.T) {
+	tests := []struct {
+		start string
+		flags []string
+		extra []string
+		want  string
+	}{
+		{"go run ./chapters/01-blocking -addr {addr} {flags}", []string{"-a", "1"}, []string{"-b", "2"},
+			"go run ./chapters/01-blocking -addr 127.0.0.1:4000 -a 1 -b 2"},
+		{"python3 s.py --port {port} {flags} -v", nil, nil, "python3 s.py --port 4000 -v"},
+		{"python3 s.py --host {host} --port {port}", []string{"-a", "1"}, nil, "python3 s.py --host 127.0.0.1 --port 4000"},
+		{"", []string{"-a", "1"}, nil, ""},
+	}
+	for _, tc := range tests {
+		r := &Report{Start: tc.start, Flags: tc.flags}
+		require.Equal(t, tc.want, r.StartLine("127.0.0.1:4000", tc.extra), tc.start)
+	}
+}
+
+func TestNotRun(t *testing.T) {
+	got := NotRun([]Spec{{ID: "1.1", Title: "t", Points: 2, Hint: "h", Why: "w", Flags: []string{"-x", "1"}}}, "the build failed")
+	want := []Result{{ID: "1.1", Title: "t", Points: 2, Hint: "h", Why: "w", Flags: []string{"-x", "1"}, Message: "not run: the build failed"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("NotRun (-want +got):\n%s", d)
 	}
 }
 
@@ -194,8 +243,12 @@ func TestReportJSON(t *testing.T) {
 	}
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal(b.Bytes(), &raw))
-	for _, key := range []string{"chapter", "title", "seed", "results", "score", "total", "shutdown"} {
+	for _, key := range []string{"chapter", "title", "seed", "results", "score", "total", "shutdown", "start", "flags", "again"} {
 		require.Contains(t, raw, key)
+	}
+	for i, want := range []float64{2, 0, 1} {
+		res := raw["results"].([]any)[i].(map[string]any)
+		require.Equal(t, want, res["earned"], "earned is there, 0 included")
 	}
 	first := raw["results"].([]any)[1].(map[string]any)
 	require.Equal(t, "GET /hello HTTP/1.1: got 404 Not Found, want 200 OK", first["message"])

@@ -1,7 +1,6 @@
 package specs
 
 import (
-	"course/chapters/gateway"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,7 +94,7 @@ func status(r *harness.Response) string {
 // wantStatus fails the check, fatally, unless r has status code.
 func wantStatus(t *spec.T, r *harness.Response, req string, code int) {
 	if r.Status != code {
-		t.Fatalf("%s: got %s, want %d %s", firstLine(req), status(r), code, gateway.Reason(code))
+		t.Fatalf("%s: got %s, want %d %s", firstLine(req), status(r), code, harness.Reason(code))
 	}
 }
 

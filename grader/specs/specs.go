@@ -20,8 +20,10 @@ type Chapter struct {
 	// Race builds the server with the race detector (unless the grader is given a command to run), so
 	// that a data race is reported in its output, which fails the run.
 	Race bool
-	// Reference lists what, in a learner's code, is the given reference answer to this chapter's exercise
-	// (a call such as "http1.ReadRequest("). Using it earns the points, and the report says so.
+	// Reference lists what, in a learner's code, is the given reference answer to this chapter's exercise: a
+	// function as the code calls it, "http1.ReadRequest(" (ReadRequest of package http1), or a method by its
+	// name, ".ServeConn(". The grader looks for calls of them in the package's type-checked code, tests left
+	// out (source.Package.CalledFrom). Using one earns the points, and the report says so.
 	Reference []string
 	Specs     []spec.Spec
 }

@@ -6,6 +6,8 @@
 //	flood       write -flood bytes to stdout, then serve
 //	noterm      ignore SIGTERM, serve
 //	doublefork  start a child that starts a grandchild in a session of its own and exits, then serve
+//	child       start a child in its process group, then serve; on SIGTERM, pass it on and wait for the child
+//	badchild    the same, but the child ignores SIGTERM and the server exits without waiting for it
 //
 // Every wait is bounded, so that a failed test leaves nothing running for long.
 package main
@@ -65,11 +67,45 @@ func main() {
 	case "sleeper":
 		time.Sleep(2 * time.Minute)
 		return
+	case "child", "badchild":
+		childMode := "-mode=termsleeper"
+		if *mode == "badchild" {
+			childMode = "-mode=stubborn"
+		}
+		child := exec.Command(self(), childMode) // in the server's process group
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "testserver: child:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("child pid %d\n", child.Process.Pid)
+		serve(*addr, func() {
+			child.Process.Signal(syscall.SIGTERM)
+			if *mode == "child" {
+				child.Wait()
+			}
+		})
+		return
+	case "stubborn":
+		signal.Ignore(syscall.SIGTERM)
+		time.Sleep(2 * time.Minute)
+		return
+	case "termsleeper":
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		select {
+		case <-term:
+		case <-time.After(2 * time.Minute):
+		}
+		return
 	default:
 		fmt.Fprintln(os.Stderr, "testserver: unknown mode", *mode)
 		os.Exit(2)
 	}
-	serve(*addr, *mode != "noterm")
+	var onTerm func()
+	if *mode != "noterm" {
+		onTerm = func() {}
+	}
+	serve(*addr, onTerm)
 }
 
 func self() string {
@@ -81,11 +117,11 @@ func self() string {
 	return exe
 }
 
-// serve answers on addr; it exits 0 on SIGTERM if onTerm is set, and ignores SIGTERM otherwise.
-func serve(addr string, onTerm bool) {
+// serve answers on addr. On SIGTERM it calls onTerm and exits 0; it ignores SIGTERM if onTerm is nil.
+func serve(addr string, onTerm func()) {
 	// Handle SIGTERM before listening: the launcher may send it as soon as the port accepts.
 	term := make(chan os.Signal, 1)
-	if onTerm {
+	if onTerm != nil {
 		signal.Notify(term, syscall.SIGTERM)
 	} else {
 		signal.Ignore(syscall.SIGTERM)
@@ -99,6 +135,7 @@ func serve(addr string, onTerm bool) {
 	go func() {
 		<-term
 		fmt.Println("testserver: SIGTERM, shutting down")
+		onTerm()
 		l.Close()
 	}()
 	for {

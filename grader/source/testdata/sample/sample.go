@@ -26,3 +26,13 @@ func serve(ln net.Listener) {
 }
 
 func first[T any](s []T) T { return s[0] }
+
+// own has a method of the name of net.Listener's; sys.EpollCreate1( in a comment or a string is no call.
+type own struct{}
+
+func (own) Accept() {}
+
+func useOwn() string {
+	own{}.Accept()
+	return "sys.EpollCreate1("
+}

@@ -1,0 +1,441 @@
+"""A daemon process that runs a WSGI application for a front end: it reads requests in SCGI from a listening
+socket, runs the application on a few threads, and writes the responses back.
+
+    python3 daemon.py [--threads T] [--processes P] [--bind PATH] module:callable
+
+This is what mod_wsgi's daemon mode and uWSGI do: the web server that faces the clients does not run the
+application; processes like this one do, and can be sized, restarted and given their own user, memory and
+Python on their own. Chapter 5's front end talks to them; chapter 4's master starts them and keeps them
+running. Standard library only.
+
+One process, T threads. A thread takes a connection from the listening socket only when it is free, so the
+requests that no thread can take yet wait in the socket's backlog, where the other daemons of the group can
+take them too: the backlog is the group's queue. Each thread serves one request at a time through
+wsgiref.handlers, the standard library's WSGI server side, which calls the application and writes its
+response as CGI does (RFC 3875 section 6): a Status header, the other headers, a blank line, the body until
+the connection closes.
+
+Started by the master (chapter 4), the process finds in its environment:
+
+    PREFORK_FD=3            the listening socket, inherited as descriptor 3
+    PREFORK_WORKER=N        its worker id, which the test application shows at /pid
+    PREFORK_HEARTBEAT_FD=4  the write end of a pipe to the master
+    PREFORK_BEAT_MS=1000    how often to beat
+
+It writes "R" to the pipe once it is ready to serve, then "." every PREFORK_BEAT_MS. It stops when the master
+says so (SIGTERM), when the master is gone (writing to the pipe fails, or it has another parent), or on
+Ctrl-C: it takes no more connections, finishes the requests it has, and exits with status 0. SIGKILL is the
+master's last word. With --bind PATH it makes its own socket instead, to be run by hand.
+
+Exit statuses: 0 after a stop, 2 for a bad command line, 4 when the application cannot be loaded (gunicorn
+uses the same code, so that a master does not restart a daemon that cannot start).
+
+--processes does not start processes (the master does); it says how many run the application, so that the
+daemon can tell the application the truth in wsgi.multiprocess.
+"""
+
+import argparse
+import importlib
+import os
+import queue
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import wsgiref.handlers
+
+MAX_HEADER = 64 << 10  # the netstring of variables, as the Go package's scgi.DefaultLimits
+MAX_BODY = 1 << 30
+
+
+class BadRequest(Exception):
+    """An SCGI request that breaks the protocol: the daemon answers with code and the reason, then closes."""
+
+    def __init__(self, reason, code=400):
+        super().__init__(reason)
+        self.code = code
+
+
+def read_request(rfile):
+    """Read an SCGI request's variables from rfile (python.ca/scgi/protocol.txt, section 3): a netstring of
+    "NAME\\0value\\0" pairs, CONTENT_LENGTH first, SCGI=1 among them. Return the CGI variables, as the native
+    strings of PEP 3333 (each byte one character, as Latin-1 decodes it), and the body's length. Raise EOFError
+    when the connection closed before a request, BadRequest when the request breaks the rules. The checks and
+    the reasons are those of the Go package chapters/scgi, word for word."""
+    return parse_variables(read_netstring(rfile, MAX_HEADER))
+
+
+def read_netstring(rfile, limit):
+    """Read a netstring (cr.yp.to/proto/netstrings.txt) of at most limit bytes: its length in decimal, a colon,
+    that many bytes, a comma. Return the bytes."""
+    size = b""
+    while True:
+        c = rfile.read(1)
+        if not c:
+            if not size:
+                raise EOFError("connection closed before a request")
+            raise BadRequest("connection closed in the netstring's length")
+        if c == b":" and size:
+            break
+        if not c.isdigit():
+            raise BadRequest("a request must start with a netstring's length and a colon, as 70:, not %s"
+                             % quote_byte(c))
+        if size == b"0":
+            raise BadRequest("the netstring's length has a leading zero")
+        size += c
+        if int(size) > limit:
+            raise BadRequest("the variables are longer than %d bytes" % limit, 431)
+    n = int(size)
+    block = rfile.read(n + 1)  # the bytes and the comma
+    if len(block) == n:
+        raise BadRequest("connection closed before the comma that ends the netstring")
+    if len(block) < n:
+        raise BadRequest("connection closed after %d of the %d bytes of the variables" % (len(block), n))
+    if block[n:] != b",":
+        raise BadRequest("the netstring of %d bytes of variables ends in %s, not a comma"
+                         % (n, quote_byte(block[n:])))
+    return block[:n]
+
+
+def parse_variables(block):
+    """Split the netstring's bytes into variables and check the protocol's rules: CONTENT_LENGTH first and a
+    number, SCGI=1, no name twice. Return the variables without SCGI, and the body's length."""
+    if not block.endswith(b"\0"):
+        raise BadRequest("the variables do not end in a NUL byte")
+    fields = block[:-1].split(b"\0")
+    if len(fields) % 2:
+        raise BadRequest("the variables hold a name without a value (an odd number of NUL-terminated strings)")
+    environ = {}
+    for name, value in zip(fields[0::2], fields[1::2]):
+        name = name.decode("latin-1")
+        if not name:
+            raise BadRequest("a variable has an empty name")
+        if not environ and name != "CONTENT_LENGTH":
+            raise BadRequest("the first variable is %s; it must be CONTENT_LENGTH" % quote(name))
+        if name in environ:
+            raise BadRequest("variable %s is sent twice" % quote(name))
+        environ[name] = value.decode("latin-1")
+
+    length = environ["CONTENT_LENGTH"]
+    if not (length.isascii() and length.isdigit()) or len(length) > 18:
+        raise BadRequest("CONTENT_LENGTH %s is not a number of bytes" % quote(length))
+    if int(length) > MAX_BODY:
+        raise BadRequest("a body of %d bytes is over the limit of %d" % (int(length), MAX_BODY), 413)
+    environ["CONTENT_LENGTH"] = str(int(length))  # "007" is 7 bytes, and the app sees "7"
+    if "SCGI" not in environ:
+        raise BadRequest("no SCGI variable (the protocol requires SCGI=1)")
+    version = environ.pop("SCGI")  # the protocol's, not the application's
+    if version != "1":
+        raise BadRequest("SCGI is %s; this daemon speaks SCGI 1" % quote(version))
+    return environ, int(length)
+
+
+def quote(s):
+    """A native string between double quotes, as Go's %q writes printable ASCII, so that the reasons are the
+    Go package's word for word."""
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def quote_byte(b):
+    """One byte between single quotes, as Go's %q writes a byte: 'G', or '\\x00' when it is not printable."""
+    c = b.decode("latin-1")
+    if c in "'\\":
+        return "'\\%s'" % c
+    return "'%s'" % c if " " <= c <= "~" else "'\\x%02x'" % ord(c)
+
+
+class Input:
+    """wsgi.input: the request body, CONTENT_LENGTH bytes of the connection and no more, so that an app that
+    reads to the end finds it (PEP 3333 lets a server simulate the end of the input; this one does)."""
+
+    def __init__(self, rfile, length):
+        self._rfile = rfile
+        self._left = length
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > self._left:
+            size = self._left
+        data = self._rfile.read(size) if size else b""
+        self._left -= len(data)
+        if len(data) < size:
+            raise self._cut()
+        return data
+
+    def readline(self, size=-1):
+        if size is None or size < 0 or size > self._left:
+            size = self._left
+        data = self._rfile.readline(size) if size else b""
+        self._left -= len(data)
+        if len(data) < size and not data.endswith(b"\n"):
+            raise self._cut()
+        return data
+
+    def readlines(self, hint=-1):
+        lines, total = [], 0
+        for line in self:
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self):
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def _cut(self):
+        return ConnectionError("connection closed with %d bytes of the body still to come" % self._left)
+
+    def drain(self):
+        """Read what the app left of the body. Closing a socket with bytes still unread makes the kernel reset
+        the connection, and the front end, reading the body until the close, would take the reset for a
+        daemon that failed mid-response."""
+        while self._left > 0:
+            self.read(min(self._left, 64 << 10))
+
+
+class SCGIHandler(wsgiref.handlers.BaseCGIHandler):
+    """wsgiref's server side, over one SCGI connection. BaseCGIHandler already writes a CGI response (a Status
+    header, not an HTTP status line) and takes wsgi.multithread and wsgi.multiprocess as arguments; this class
+    changes two of its defaults."""
+
+    # BaseHandler starts every environ from a copy of os.environ, which suits a CGI script, whose environment
+    # is the request. A daemon's environment is its own (PATH, HOME, PREFORK_FD): not the application's to see.
+    os_environ = {}
+
+    # A failure before the response started is answered as the Go gateway answers it, so that the two
+    # daemons agree (wsgiref's own text is "A server error occurred.  Please contact the administrator.").
+    error_status = "500 Internal Server Error"
+    error_headers = [("Content-Type", "text/plain; charset=utf-8")]
+    error_body = b"500 Internal Server Error\n"
+
+    def write(self, data):
+        # PEP 3333 wants the headers held back until the first non-empty chunk, so that an app can still fail
+        # with a clean 500 and a body of empty chunks gets a Content-Length of 0; wsgiref sends them with the
+        # first chunk, even an empty one.
+        if data == b"" and not self.headers_sent:
+            return
+        super().write(data)
+
+
+def serve_connection(conn, app, multithread, multiprocess):
+    """Serve the one request of an SCGI connection with app."""
+    rfile = conn.makefile("rb")
+    wfile = conn.makefile("wb")  # buffered: the headers leave with the first chunk, in one send
+    try:
+        try:
+            environ, length = read_request(rfile)
+        except EOFError:
+            return
+        except BadRequest as e:
+            log("refused a request: %s" % e)
+            refuse(wfile, e)
+            return
+        body = Input(rfile, length)
+        handler = SCGIHandler(body, wfile, sys.stderr, environ,
+                              multithread=multithread, multiprocess=multiprocess)
+        handler.run(app)  # calls app, writes the response, calls close() on what app returned
+        body.drain()
+    except OSError as e:  # the front end went away or timed out: nobody is left to answer
+        log("connection lost: %s" % e)
+    finally:
+        for f in (wfile, rfile):
+            try:
+                f.close()
+            except OSError:
+                pass
+        conn.close()
+
+
+def refuse(wfile, err):
+    """Answer a request that broke the protocol, as the Go package's scgi.Refuse does."""
+    reason = {400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large"}[err.code]
+    body = ("%d %s: %s\n" % (err.code, reason, err)).encode("latin-1")
+    wfile.write(b"Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n"
+                % (err.code, reason.encode(), len(body)) + body)
+    wfile.flush()
+
+
+def work(jobs, free, app, multithread, multiprocess):
+    """One thread: serve the connections handed to it, one at a time, until it is handed None."""
+    while True:
+        conn = jobs.get()
+        if conn is None:
+            return
+        try:
+            serve_connection(conn, app, multithread, multiprocess)
+        except Exception:
+            log("serving a connection failed:\n" + traceback.format_exc())
+        finally:
+            free.release()
+
+
+def serve(listener, app, threads, processes, beat, interval, timeout):
+    """Run the daemon until it is told to stop: T threads serve, and this one (the main thread) takes a
+    connection from the listener each time a thread is free, beats, and watches for signals."""
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signal.Signals(signum).name)
+
+    # A signal must wake the poll() below at once: Python runs the handler, then would go back to waiting.
+    # set_wakeup_fd makes the signal also write a byte to a pipe that poll() watches.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    # Non-blocking, so that a connection another daemon took first (they all watch the same socket) makes
+    # accept() fail at once rather than wait for the next one.
+    listener.setblocking(False)
+    poller = select.poll()
+    poller.register(listener, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+
+    jobs = queue.SimpleQueue()
+    free = threading.Semaphore(threads)  # threads not serving a connection
+    workers = [threading.Thread(target=work, args=(jobs, free, app, threads > 1, processes > 1), daemon=True)
+               for _ in range(threads)]
+    for w in workers:
+        w.start()
+
+    if not beat(b"R"):
+        stopping.append("the master is gone")
+    next_beat = time.monotonic() + interval
+    while not stopping:
+        # Take a connection only when a thread is free to serve it; until then it waits in the backlog.
+        if free.acquire(timeout=max(0, next_beat - time.monotonic())):
+            if not accept_one(poller, listener, wake_r, jobs, timeout, next_beat):
+                free.release()
+        if time.monotonic() >= next_beat:
+            if not beat(b"."):
+                stopping.append("the master is gone")
+            next_beat = time.monotonic() + interval
+
+    log("stopping (%s): finishing the requests in flight" % stopping[0])
+    for _ in workers:
+        jobs.put(None)
+    for w in workers:
+        w.join()
+    log("stopped")
+
+
+def accept_one(poller, listener, wake_r, jobs, timeout, deadline):
+    """Wait until deadline for a connection or a signal; hand a connection to the free thread. Report whether
+    a connection was handed over."""
+    wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+    ready = dict(poller.poll(wait_ms))
+    if wake_r in ready:
+        try:
+            os.read(wake_r, 512)
+        except BlockingIOError:
+            pass
+    if listener.fileno() not in ready:
+        return False
+    try:
+        conn, _ = listener.accept()
+    except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+        return False  # another daemon took it
+    conn.settimeout(timeout)
+    jobs.put(conn)
+    return True
+
+
+def from_master(environ):
+    """The contract with the master (chapter 4), all in one place: return the inherited listening socket, a
+    beat function that writes to the heartbeat pipe and reports whether the master is still there, and the
+    interval between beats in seconds."""
+    listener = socket.socket(fileno=int(environ["PREFORK_FD"]))
+    pipe = int(environ["PREFORK_HEARTBEAT_FD"]) if environ.get("PREFORK_HEARTBEAT_FD") else None
+    interval = int(environ.get("PREFORK_BEAT_MS", "1000")) / 1000
+    parent = os.getppid()  # the master, unless it died before this line: then only the pipe tells
+    if pipe is not None:
+        os.set_blocking(pipe, False)  # a master slow to read must not stop this loop: the beat is skipped
+
+    def beat(what):
+        if os.getppid() != parent:  # the master died and this process was given to another parent
+            return False
+        if pipe is None:
+            return True
+        try:
+            os.write(pipe, what)
+        except BlockingIOError:
+            pass
+        except BrokenPipeError:  # nobody reads the pipe: the master is gone
+            return False
+        return True
+
+    return listener, beat, interval
+
+
+def bind(path, backlog):
+    """A listening UNIX socket at path, for a daemon run by hand."""
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(backlog)
+    return listener
+
+
+def load(spec):
+    """The WSGI callable named by spec, "module:callable" (as gunicorn and uWSGI name it); the current folder
+    is searched first, as gunicorn does."""
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise ValueError("%r is not module:callable (for example testapp:app)" % spec)
+    sys.path.insert(0, os.getcwd())
+    obj = importlib.import_module(module)
+    for attr in name.split("."):
+        obj = getattr(obj, attr)
+    if not callable(obj):
+        raise TypeError("%s is not callable" % spec)
+    return obj
+
+
+def log(msg):
+    sys.stderr.write("daemon %d: %s\n" % (os.getpid(), msg))
+    sys.stderr.flush()
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="daemon.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("app", help="the WSGI callable, as module:callable")
+    parser.add_argument("--threads", type=int, default=4, help="threads that serve requests (default 4)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="daemon processes the master runs, for wsgi.multiprocess (default 1)")
+    parser.add_argument("--bind", metavar="PATH", help="listen on a UNIX socket of its own at PATH")
+    parser.add_argument("--backlog", type=int, default=128, help="its backlog, with --bind (default 128)")
+    parser.add_argument("--socket-timeout", type=float, default=60,
+                        help="seconds a read or write on a connection may take (default 60, as mod_wsgi's)")
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.processes < 1:
+        parser.error("--threads and --processes must be at least 1")
+    if args.bind:
+        listener, beat, interval = bind(args.bind, args.backlog), (lambda what: True), 1.0
+    elif "PREFORK_FD" in os.environ:
+        listener, beat, interval = from_master(os.environ)
+    else:
+        parser.error("no socket: run me from the master (PREFORK_FD) or give --bind PATH")
+    try:
+        app = load(args.app)
+    except Exception:
+        log("cannot load %s:\n%s" % (args.app, traceback.format_exc()))
+        return 4
+    log("serving %s with %d threads (worker %s)" % (args.app, args.threads, os.environ.get("PREFORK_WORKER") or "0"))
+    serve(listener, app, args.threads, args.processes, beat, interval, args.socket_timeout)
+    if args.bind:
+        os.unlink(args.bind)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
