@@ -193,7 +193,7 @@ var chapter1 = []Mutant{
 		New:     "",
 		Bug:     "The part of a body the app did not read is left on the connection.",
 		Shows:   "POST /hello with a 5-byte body the app ignores, then GET /hello on the same connection: the body is read as the next request line (400).",
-		Killers: []string{"1.4"},
+		Killers: []string{"1.4", "1.23"},
 	},
 	{
 		Name: "expect-continue-not-flushed", Chapter: 1, File: http1Answer,

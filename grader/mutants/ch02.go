@@ -46,6 +46,41 @@ var chapter2 = []Mutant{
 		Killers: []string{"2.4"},
 	},
 	{
+		Name: "queue-timeout-checked-late", Chapter: 2, File: poolLimiter,
+		Old: `		var tick <-chan time.Time
+		if l.cfg.QueueTimeout > 0 {
+			t := time.NewTimer(l.cfg.QueueTimeout)
+			defer t.Stop()
+			tick = t.C
+		}
+		select {
+		case s = <-l.free:
+		case <-tick:
+			return nil, ErrQueueTimeout
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-l.done:
+			return nil, ErrClosed
+		}
+`,
+		New: `		queued := time.Now()
+		select {
+		case s = <-l.free:
+			if l.cfg.QueueTimeout > 0 && time.Since(queued) > l.cfg.QueueTimeout {
+				l.free <- s
+				return nil, ErrQueueTimeout
+			}
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-l.done:
+			return nil, ErrClosed
+		}
+`,
+		Bug:     "The queue timeout is checked when a place frees up, not when it passes, so the 503 comes as late as the slowest job.",
+		Shows:   "With -workers 1 -queue-timeout 300ms, GET /hello sent 250 ms after GET /sleep?ms=1000 gets its 503 after 750 ms, when the sleep ends, not at 300 ms.",
+		Killers: []string{"2.4"},
+	},
+	{
 		Name: "queue-ignores-close", Chapter: 2, File: poolLimiter,
 		Old: `		case <-l.done:
 			return nil, ErrClosed
@@ -155,6 +190,14 @@ var chapter2 = []Mutant{
 		Equivalent: "a Limiter's Do returns ErrRunTimeout only once the job has returned, so nothing uses the call any more when it is recycled (with a Pool, whose Do returns at once, this would be a real bug).",
 	},
 	{
+		Name: "no-retry-after", Chapter: 2, File: poolAnswer,
+		Old:     `gateway.WriteError(bw, 503, msg, close, gateway.Header{Name: "Retry-After", Value: "1"})`,
+		New:     `gateway.WriteError(bw, 503, msg, close)`,
+		Bug:     "The 503 of a full pool does not say when to try again.",
+		Shows:   "With the pool and its queue full, a request gets 503 without Retry-After.",
+		Killers: []string{"2.3"},
+	},
+	{
 		Name: "refused-body-keeps-connection", Chapter: 2, File: poolAnswer,
 		Old:     `close := closing || !req.WantsKeepAlive() || req.ContentLength != 0`,
 		New:     `close := closing || !req.WantsKeepAlive()`,
@@ -197,6 +240,37 @@ var chapter2 = []Mutant{
 		New:     "\t<-done\n",
 		Bug:     "On SIGTERM the server waits for every request in flight, however long, ignoring -shutdown-timeout.",
 		Shows:   "With -shutdown-timeout 1s, SIGTERM while GET /sleep?ms=60000 runs: the server is still running a minute later.",
+		Killers: []string{"2.9"},
+	},
+	{
+		Name: "pool-closed-before-connections", Chapter: 2, File: threadedServer,
+		Old: `	// Shutting down: the listener is closed and idle connections close at once (ServeConn sees ctx);
+	// requests in flight get ShutdownTimeout to finish.
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(pc.ShutdownTimeout):
+		log.Printf("shutdown: requests still in flight after %v; exiting anyway", pc.ShutdownTimeout)
+	}
+	stop, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := workers.Close(stop); err != nil {
+		log.Printf("shutdown: closing the worker pool: %v", err)
+	}
+`,
+		New: `	// Shutting down: the pool refuses the requests waiting in its queue, and waits for those running.
+	stop, cancel := context.WithTimeout(context.Background(), pc.ShutdownTimeout+time.Second)
+	defer cancel()
+	if err := workers.Close(stop); err != nil {
+		log.Printf("shutdown: closing the worker pool: %v", err)
+	}
+`,
+		Bug:     "On SIGTERM the server closes the pool at once instead of waiting for the connections, so the requests waiting in the queue are refused.",
+		Shows:   "With -workers 1, SIGTERM while GET /sleep?ms=800 runs and GET /hello waits in the queue behind it: the waiting request gets 503, where the reference answers it 200 before it exits.",
 		Killers: []string{"2.9"},
 	},
 	{

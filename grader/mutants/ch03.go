@@ -149,7 +149,7 @@ var chapter3 = []Mutant{
 		New:     "",
 		Bug:     "The loop goes to sleep without looking for news that came after its last look, which no worker will announce again.",
 		Shows:   "15 bursts of 20 GET /sleep?ms=50 at once: a few requests get no answer within 3 s (the reference answers all within 0.2 s); a SIGTERM that comes between two turns is missed the same way.",
-		Killers: []string{"3.7"},
+		Killers: []string{"3.7", "3.2", "3.3"},
 	},
 
 	// Accepting.
@@ -167,7 +167,7 @@ var chapter3 = []Mutant{
 		New:     `unix.Listen(fd, 8)`,
 		Bug:     "The listen backlog is a small number, as in the examples of old socket tutorials.",
 		Shows:   "With the server out of descriptors, 9 of 20 connections can be made, where the reference's backlog takes all 20.",
-		Killers: []string{"3.6"},
+		Killers: []string{"3.6", "3.2", "3.3"},
 	},
 
 	// The connection's state machine.
@@ -183,6 +183,14 @@ var chapter3 = []Mutant{
 		New:     "",
 		Bug:     "The bytes read beyond a request are kept but never parsed, so pipelined requests get no answer.",
 		Shows:   "Three requests sent in one write get one answer, then silence.",
+		Killers: []string{"1.6"},
+	},
+	{
+		Name: "reads-while-busy", Chapter: 3, File: eventConn,
+		Old:     `return c.state != busy && c.unsent() < maxOut`,
+		New:     `return c.unsent() < maxOut`,
+		Bug:     "The loop goes on reading a connection whose request is with the pool, so a request that arrives meanwhile is parsed in the middle of the first one's answer.",
+		Shows:   "GET /sleep?ms=300, then 100 ms later GET /hello on the same connection: only GET /hello is answered, and the answer to the first request is lost.",
 		Killers: []string{"1.6"},
 	},
 	{

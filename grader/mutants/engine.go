@@ -451,7 +451,7 @@ func (g *grader) run(ctx context.Context, bin string, sel []spec.Spec) spec.Repo
 		Chapter: g.ch.Number,
 		Title:   g.ch.Title,
 		Specs:   sel,
-		Server:  harness.ServerConfig{Command: []string{bin}, Flags: g.ch.Flags, Dir: g.dir},
+		Server:  harness.ServerConfig{Command: []string{bin, "-addr", "{addr}", harness.FlagsPlaceholder}, Flags: g.ch.Flags, Dir: g.dir},
 		Source:  g.dir,
 		Seed:    g.o.Seed,
 		Alive:   specs.Alive,
