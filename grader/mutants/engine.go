@@ -42,7 +42,7 @@ func ParseConfirm(s string) (Confirm, error) {
 	return 0, fmt.Errorf("-confirm %q: want unexpected, all or none", s)
 }
 
-// DefaultTimeout bounds the grade of one mutant, its build included, when Options.Timeout is 0.
+// DefaultTimeout bounds each grade of a mutant (a run of the specs on its server) when Options.Timeout is 0.
 const DefaultTimeout = 5 * time.Minute
 
 // Options says how Run grades mutants.
@@ -51,7 +51,7 @@ type Options struct {
 	Fast     bool          // grade each mutant on the specs its row expects to kill it, not the chapter's all
 	Confirm  Confirm       // which kills to confirm by grading again
 	Parallel int           // mutants graded at once; 0 means 1
-	Timeout  time.Duration // bounds the grade of one mutant, build included; 0 means DefaultTimeout
+	Timeout  time.Duration // bounds each run of the specs on a server; 0 means DefaultTimeout
 	Seed     int64         // seed of the random bytes the specs send
 	// Baseline grades each chapter's reference server, unchanged, on the same specs before its mutants: if it
 	// does not pass, a failing spec would say nothing about a mutant, and the chapter's mutants are not graded.
@@ -137,6 +137,12 @@ func Run(ctx context.Context, ms []Mutant, o Options) *Report {
 			if ms[i].Chapter == n {
 				mine = append(mine, &ms[i])
 			}
+		}
+		if ctx.Err() != nil {
+			for _, m := range mine {
+				record(result(m, NotGraded, "the run was stopped"))
+			}
+			continue
 		}
 		g, err := newGrader(ctx, o, n)
 		if err != nil {

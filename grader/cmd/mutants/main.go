@@ -47,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as one JSON document")
 	parallel := fs.Int("parallel", 1, "grade `N` mutants at once (timing specs need the cores: more may turn flakes into kills)")
 	confirm := fs.String("confirm", "unexpected", "grade a kill again before counting it: `unexpected` (by none of the specs its row expects), all, none")
-	timeout := fs.Duration("timeout", mutants.DefaultTimeout, "bound the grade of one mutant to `D`")
+	timeout := fs.Duration("timeout", mutants.DefaultTimeout, "bound each run of the specs on a mutant's server to `D`")
 	seed := fs.Int64("seed", 0, "seed `S` for the random bytes the specs send (default: from the clock)")
 	baseline := fs.Bool("baseline", true, "grade each chapter's reference server first: its mutants are graded only if it passes")
 	list := fs.Bool("list", false, "list the mutants and exit")
