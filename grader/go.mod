@@ -16,9 +16,12 @@ require (
 	github.com/yuin/goldmark v1.4.13 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/mod v0.42.0 // indirect
+	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 )
 
 replace course/chapters => ../chapters
 
 replace course/harness => ../harness
+
+tool golang.org/x/tools/cmd/present

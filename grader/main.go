@@ -195,7 +195,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// A first build compiles the standard library too (with the race detector, an instrumented copy of it):
+	// say so when it is slow.
+	slow := time.AfterFunc(3*time.Second, func() {
+		if o.race || ch.Race {
+			fmt.Fprintln(stderr, "grader: building the server with the race detector (the first time takes a minute or two; later builds are cached)…")
+		} else {
+			fmt.Fprintln(stderr, "grader: building the server (the first time takes a little longer; later builds are cached)…")
+		}
+	})
 	tg, err := prepare(ctx, o, ch)
+	slow.Stop()
 	if tg != nil && tg.cleanup != nil {
 		defer tg.cleanup()
 	}

@@ -276,7 +276,7 @@ func TestDirOutsideTheCourse(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
 	require.Equal(t, student, rep.Target)
 	require.Empty(t, rep.Start, "no command starts a copy that is gone")
-	require.Contains(t, rep.Notice, "your server calls .HTTP1 (server.go:")
+	require.Contains(t, rep.Notice, "your server calls .HTTP1 (conn.go:")
 	require.Contains(t, rep.Notice, "the course's reference answer")
 
 	require.NoError(t, os.WriteFile(filepath.Join(student, "server.go"), []byte("package main\n\nfunc broken() { undefinedThing() }\n"), 0o644))
@@ -299,7 +299,7 @@ func TestNoticeInEveryMode(t *testing.T) {
 	}
 	sol := filepath.Join(repoRootT(t), "solutions", "01-blocking")
 	_, stdout, _ := grade(t, "-chapter", "1", "-run", "1.1", "-dir", sol)
-	require.Contains(t, stdout, "NOTE your server calls .HTTP1 (server.go:")
+	require.Contains(t, stdout, "NOTE your server calls .HTTP1 (conn.go:")
 	_, stdout, _ = grade(t, "-chapter", "1", "-run", "1.1", "-cmd", helloCmd(t), "-json")
 	var rep spec.Report
 	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))

@@ -66,6 +66,7 @@ func TestSolutionsPass(t *testing.T) {
 			continue
 		}
 		t.Run(ch.Slug, func(t *testing.T) {
+			t.Parallel() // the specs mostly wait on timeouts: chapters graded side by side also show they hold under load
 			code, rep := gradeJSON(t, "-chapter", fmt.Sprint(n), "-dir", filepath.Join(root, dir), "-count", fmt.Sprint(solutionRuns))
 			require.Equal(t, 0, code, "the solution must pass every spec, %d runs in a row; run %d failed:\n%s", solutionRuns, rep.Run, describe(rep))
 			require.Equal(t, solutionRuns, rep.Run)
@@ -85,6 +86,7 @@ func TestStartersFail(t *testing.T) {
 		ch, err := specs.ForChapter(n)
 		require.NoError(t, err)
 		t.Run(ch.Slug, func(t *testing.T) {
+			t.Parallel()
 			code, rep := gradeJSON(t, "-chapter", fmt.Sprint(n), "-dir", filepath.Join(root, "chapters", ch.Slug))
 			require.Equal(t, 1, code, "the starter must build and fail (exit 1), not pass or fail to build:\n%s", rep.Output)
 			require.Empty(t, rep.Output, "the starter must compile")
@@ -120,25 +122,57 @@ type knownBad struct {
 
 var knownBads = []knownBad{
 	{fixture: "badserver", chapter: 1, flaws: map[string][]string{
-		"ignore-content-length": {"1.4"},
-		"short-body-ok":         {"1.4"},
-		"keep-after-close":      {"1.8"},
-		"no-keep-alive":         {"1.7"},
-		"no-header-timeout":     {"1.22"},
-		"per-read-timeout":      {"1.22"},
-		"no-idle-timeout":       {"1.21"},
-		"no-body-timeout":       {"1.23"},
-		"no-write-timeout":      {"1.24"},
-		"drop-pipelined":        {"1.6"},
-		"two-content-lengths":   {"1.20"},
-		"te-and-cl":             {"1.19"},
-		"die-on-bad-request":    {"1.13"},
-		"no-host-check":         {"1.3"},
-		"no-limits":             {"1.15", "1.16"},
-		"ignore-chunked":        {"1.5"},
-		"head-with-body":        {"1.10"},
-		"multithread-true":      {"1.11"},
-		"no-500":                {"1.12"},
+		"ignore-content-length":    {"1.4"},
+		"short-body-ok":            {"1.4"},
+		"keep-after-close":         {"1.8"},
+		"no-keep-alive":            {"1.7"},
+		"no-header-timeout":        {"1.22"},
+		"per-read-timeout":         {"1.22"},
+		"no-idle-timeout":          {"1.21"},
+		"no-body-timeout":          {"1.23"},
+		"no-write-timeout":         {"1.24"},
+		"drop-pipelined":           {"1.6"},
+		"two-content-lengths":      {"1.20"},
+		"te-and-cl":                {"1.19"},
+		"die-on-bad-request":       {"1.13"},
+		"no-host-check":            {"1.3"},
+		"no-limits":                {"1.15", "1.16"},
+		"ignore-chunked":           {"1.5"},
+		"head-with-body":           {"1.10"},
+		"multithread-true":         {"1.11"},
+		"no-500":                   {"1.12"},
+		"panic-exits":              {"1.12"},
+		"close-case-sensitive":     {"1.8"},
+		"close-whole-value":        {"1.8"},
+		"lenient-content-length":   {"1.26"},
+		"wrapping-content-length":  {"1.26"},
+		"loose-chunks":             {"1.27"},
+		"no-discard":               {"1.25"},
+		"case-sensitive-framing":   {"1.28"},
+		"read-until-close":         {"1.28"},
+		"first-te-only":            {"1.18"},
+		"line-fits-buffer":         {"1.29"},
+		"unbounded-line":           {"1.14", "1.16"},
+		"limits-off-by-one":        {"1.29"},
+		"keep-after-413":           {"1.17"},
+		"buffered-stream":          {"1.30"},
+		"flush-at-end":             {"1.30"},
+		"http10-as-http11":         {"1.9", "1.30"},
+		"unflushed-100":            {"1.31"},
+		"expect-exact":             {"1.31"},
+		"exit-on-read-error":       {"1.32"},
+		"exit-on-write-error":      {"1.32"},
+		"no-first-byte-deadline":   {"1.33"},
+		"deadlines-once":           {"1.34"},
+		"header-deadline-for-body": {"1.34"},
+		"write-deadline-from-head": {"1.34"},
+		"lowercase-values":         {"1.2"},
+		"path-decoded-twice":       {"1.11"},
+		"origin-form-only":         {"1.11"},
+		"one-read-head":            {"1.22"},
+		"deadline-from-accept":     {"1.22"},
+		"limits-too-loose":         {"1.14", "1.15", "1.16", "1.17"},
+		"eager-body":               {"1.31", "1.34"},
 	}},
 	{fixture: "threadbad", chapter: 2, race: true, flaws: map[string][]string{
 		"sequential":         {"2.1"},
@@ -320,4 +354,63 @@ func TestGivenFilesMatchSolutions(t *testing.T) {
 		}
 		require.NotZero(t, todo, "chapter %d's starter has no TODO for the learner", n)
 	}
+}
+
+// TestStepTests runs the step tests of each chapter that has them (its starter's TestStepN functions, which
+// `make check` runs): every step must fail on the starter, where its TODOs are, and pass on the solution,
+// under the race detector. The solution gets the starter's test files through an overlay (go help build), so
+// that they exist in one copy, in the folder the learner works in.
+func TestStepTests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs each chapter's step tests")
+	}
+	root := repoRootT(t)
+	for _, n := range specs.Numbers() {
+		ch, err := specs.ForChapter(n)
+		require.NoError(t, err)
+		tests, err := filepath.Glob(filepath.Join(root, "chapters", ch.Slug, "*_test.go"))
+		require.NoError(t, err)
+		if len(tests) == 0 {
+			continue // a chapter without step tests
+		}
+		t.Run(ch.Slug, func(t *testing.T) {
+			replace := map[string]string{}
+			for _, f := range tests {
+				replace[filepath.Join(root, "solutions", ch.Slug, filepath.Base(f))] = f
+			}
+
+			out, err := goTest(root, "-run", "^TestStep[0-9]", "./chapters/"+ch.Slug)
+			require.Error(t, err, "the step tests pass on the starter:\n%s", out)
+			steps := regexp.MustCompile(`(?m)^TestStep(\d+)`).FindAllStringSubmatch(listTests(t, root, "./chapters/"+ch.Slug), -1)
+			require.NotEmpty(t, steps, "chapters/%s has test files but no TestStepN functions", ch.Slug)
+			for _, s := range steps {
+				require.Regexp(t, `(?m)^--- FAIL: TestStep`+s[1]+`[^0-9]`, out, "step %s passes on the starter: its tests cannot fail", s[1])
+			}
+
+			overlay, err := json.Marshal(map[string]any{"Replace": replace})
+			require.NoError(t, err)
+			path := filepath.Join(t.TempDir(), "overlay.json")
+			require.NoError(t, os.WriteFile(path, overlay, 0o644))
+			out, err = goTest(root, "-race", "-overlay", path, "-run", "^TestStep[0-9]", "./solutions/"+ch.Slug)
+			require.NoError(t, err, "the step tests fail on the solution:\n%s", out)
+		})
+	}
+}
+
+// goTest runs go test with args in the repository, and returns its output.
+func goTest(root string, args ...string) (string, error) {
+	cmd := exec.Command("go", append([]string{"test", "-count=1", "-timeout", "3m"}, args...)...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// listTests returns the names of the tests of pkg, one a line.
+func listTests(t *testing.T, root, pkg string) string {
+	t.Helper()
+	cmd := exec.Command("go", "test", "-list", ".", pkg)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return string(out)
 }

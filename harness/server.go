@@ -88,9 +88,10 @@ type Server struct {
 	marker string // an environment entry that every process of this run inherits
 	start  uint64 // start time of the main process, in clock ticks
 
-	output *outputBuffer
-	outR   *os.File
-	copied chan struct{} // closed when the output pipe reaches EOF
+	output  *outputBuffer
+	outR    *os.File
+	copied  chan struct{} // closed when the output pipe reaches EOF
+	settled atomic.Bool   // Output has waited for the pipe after the exit
 
 	exited chan struct{} // closed when the main process has exited (it is not reaped before Stop)
 	status exitStatus    // set before exited is closed
@@ -304,8 +305,26 @@ func (s *Server) Port() int { return s.port }
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
 // Output returns what the server wrote to stdout and stderr, interleaved: its beginning and its end
-// when there was more than OutputLimit, with a line saying how much was left out.
-func (s *Server) Output() string { return s.output.String() }
+// when there was more than OutputLimit, with a line saying how much was left out. Once the main process has
+// exited, Output first lets the last bytes still in the pipe arrive (for at most lastWordsWait, in case a
+// child of the server keeps the pipe open), so that a dying server's last words are not lost.
+func (s *Server) Output() string {
+	select {
+	case <-s.exited:
+		if !s.settled.Load() {
+			select {
+			case <-s.copied:
+			case <-time.After(lastWordsWait):
+			}
+			s.settled.Store(true)
+		}
+	default:
+	}
+	return s.output.String()
+}
+
+// lastWordsWait bounds how long Output waits for the pipe of a server that has exited.
+const lastWordsWait = 300 * time.Millisecond
 
 // Exited reports whether the main process has exited, and how: "exit status 2", "killed by signal 9
 // (SIGKILL)".

@@ -18,7 +18,8 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 		return err
 	}
 	log.Printf("threaded server listening on %s: %d workers, a queue of %d", ln.Addr(), pc.Workers, pc.Queue)
-	gw.MultiThread = true // the app runs on several workers at once, and must be told (wsgi.multithread)
+	// The app runs on several workers at once, and must be told (wsgi.multithread).
+	gw.MultiThread = true
 
 	workers, err := newPool(pool.Config{ // yours: pool.go
 		Workers:      pc.Workers,

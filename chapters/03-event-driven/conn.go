@@ -14,13 +14,15 @@ import (
 	"course/chapters/push"
 )
 
-// A connection goes through these states, one request after the other. In a blocking server the state is
-// where the connection's thread is in its code; here nobody waits in the code, so the state is written down.
+// A connection goes through these states, one request after the other. In a blocking server the
+// state is where the connection's thread is in its code; here nobody waits in the code, so the
+// state is written down.
 //
-//	idle ──first byte──▶ head ──head parsed──▶ body ──body read──▶ busy ──response sent──▶ idle
-//	                                                                           └─ or, closing ──▶ lingering
+//	idle ─first byte─▶ head ─head parsed─▶ body ─body read─▶ busy ─response sent─▶ idle
+//	                                                              └─ or, closing ─▶ lingering
 //
-// Any of them may end in a close: a deadline passes, the client goes away, or a request is refused.
+// Any of them may end in a close: a deadline passes, the client goes away, or a request is
+// refused.
 type connState uint8
 
 const (

@@ -80,8 +80,8 @@ func newLoop(cfg *launch.Config, pc launch.PoolConfig, app gateway.App) (*loop, 
 	l := &loop{
 		cfg: cfg,
 		lim: cfg.Limits(),
-		// The app runs on several pool workers at once: wsgi.multithread is true. This is the choice the
-		// chapter documents (an event loop running the app inline would say false).
+		// The app runs on several pool workers at once: wsgi.multithread is true. This is the
+		// choice the chapter documents (an event loop running the app inline would say false).
 		gw:     gateway.Server{Name: "127.0.0.1", MultiThread: true, Errors: os.Stderr},
 		app:    app,
 		grace:  pc.ShutdownTimeout,

@@ -206,7 +206,7 @@ func (l *loop) wakeLocked() {
 	l.sleeping = false
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
-	unix.Write(l.wakefd, one[:]) // EAGAIN means the counter is already set: the loop will wake anyway
+	unix.Write(l.wakefd, one[:]) // EAGAIN: the counter is already set, the loop will wake anyway
 }
 
 // isDone reports whether the worker is finished with r. It runs on the loop.

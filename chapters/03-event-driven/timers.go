@@ -18,9 +18,10 @@ type timer struct {
 	c     *conn // the connection it belongs to
 }
 
-// timers is a min-heap of timers, the nearest deadline first: finding it costs nothing, and adding, moving or
-// removing a timer costs O(log n), which matters with 10,000 connections whose timers move with every request.
-// (nginx keeps its timers in a red-black tree; libuv and Go's runtime in heaps like this one.)
+// timers is a min-heap of timers, the nearest deadline first: finding it costs nothing, and
+// adding, moving or removing a timer costs O(log n), which matters with 10,000 connections
+// whose timers move with every request. (nginx keeps its timers in a red-black tree; libuv and
+// Go's runtime in heaps like this one.)
 type timers []*timer
 
 // set schedules t at when, whether or not it was scheduled.

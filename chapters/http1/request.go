@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,6 +64,26 @@ var errLineTooLong = errors.New("line too long")
 // It returns io.EOF when the connection closed cleanly before a request started, an *Error for a request the
 // server must refuse, and other errors (timeouts, resets) as they come from br.
 func ReadRequest(br *bufio.Reader, lim Limits) (*gateway.Request, error) {
+	req, err := ReadRequestLine(br, lim)
+	if err != nil {
+		return nil, err
+	}
+	if req.Header, err = ReadHeader(br, lim); err != nil {
+		return nil, err
+	}
+	if err := CheckHost(req); err != nil {
+		return nil, err
+	}
+	if err := setBody(req, br, lim); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// ReadRequestLine reads the request line from br, skipping up to three empty lines before it, and parses it
+// with ParseRequestLine. A line over lim.MaxLine bytes gets a 414, read no further than that. It returns io.EOF
+// when br ends before the line starts, and a 400 when it ends in the middle of it.
+func ReadRequestLine(br *bufio.Reader, lim Limits) (*gateway.Request, error) {
 	// RFC 9112 section 2.2: a server should ignore at least one empty line before the request line.
 	var line []byte
 	var err error
@@ -80,20 +101,7 @@ func ReadRequest(br *bufio.Reader, lim Limits) (*gateway.Request, error) {
 	case err != nil:
 		return nil, err
 	}
-	req, err := ParseRequestLine(string(line))
-	if err != nil {
-		return nil, err
-	}
-	if req.Header, err = readHeader(br, lim); err != nil {
-		return nil, err
-	}
-	if err := CheckHost(req); err != nil {
-		return nil, err
-	}
-	if err := setBody(req, br, lim); err != nil {
-		return nil, err
-	}
-	return req, nil
+	return ParseRequestLine(string(line))
 }
 
 // readLine returns the next line without its line ending (CRLF, or a bare LF, which RFC 9112 section 2.2 lets
@@ -162,8 +170,9 @@ func parseVersion(s string) (major, minor int, ok bool) {
 	return int(s[5] - '0'), int(s[7] - '0'), true
 }
 
-// readHeader reads header fields up to the empty line that ends the head.
-func readHeader(br *bufio.Reader, lim Limits) ([]gateway.Header, error) {
+// ReadHeader reads the field lines of a header (or trailer) section from br up to the empty line that ends it,
+// each parsed with ParseField and counted against lim by a Section. The end of br before that line is a 400.
+func ReadHeader(br *bufio.Reader, lim Limits) ([]gateway.Header, error) {
 	var hs []gateway.Header
 	var sec Section
 	for {
@@ -259,17 +268,18 @@ func setBody(req *gateway.Request, br *bufio.Reader, lim Limits) error {
 	}
 	req.ContentLength = n
 	if n < 0 {
-		req.Body = &chunkedReader{br: br, lim: lim}
+		req.Body = ChunkedBody(br, lim)
 	} else {
-		req.Body = &lengthReader{r: br, n: n}
+		req.Body = LengthBody(br, n)
 	}
 	return nil
 }
 
 // BodyLength decides how the body of a request head is framed (RFC 9112 section 6.3) and returns its length:
 // the Content-Length, 0 without Content-Length or Transfer-Encoding, or -1 for a chunked body. It refuses
-// what two servers in a chain could frame differently (400), a coding other than chunked (501), and a
-// Content-Length over lim.MaxBody (413).
+// what two servers in a chain could frame differently (400): both headers, Transfer-Encoding in HTTP/1.0, a
+// final coding other than chunked, chunked twice, a bad or ambiguous Content-Length; a coding it does not
+// know before the final chunked (501); and a Content-Length over lim.MaxBody (413).
 func BodyLength(req *gateway.Request, lim Limits) (int64, error) {
 	te := req.Values("Transfer-Encoding")
 	cl := req.Values("Content-Length")
@@ -287,13 +297,16 @@ func BodyLength(req *gateway.Request, lim Limits) (int64, error) {
 				codings = append(codings, strings.ToLower(strings.TrimSpace(c)))
 			}
 		}
-		for _, c := range codings {
-			if c != "chunked" {
-				return 0, errorf(501, "transfer coding %q is not supported (only chunked)", clip(c))
-			}
+		// Section 6.3: without chunked last, the end of a request body cannot be found; a 400, not a 501.
+		if codings[len(codings)-1] != "chunked" {
+			return 0, errorf(400, "the last transfer coding is %q, not chunked: the body has no end", clip(codings[len(codings)-1]))
 		}
-		if len(codings) != 1 {
+		if slices.Contains(codings[:len(codings)-1], "chunked") {
 			return 0, errorf(400, "chunked applied more than once")
+		}
+		// Section 6.1: a coding the server does not know (any but chunked, here) should get a 501.
+		if len(codings) > 1 {
+			return 0, errorf(501, "transfer coding %q is not supported (only chunked)", clip(codings[0]))
 		}
 		return -1, nil
 	case len(cl) > 0:
@@ -329,6 +342,10 @@ func parseContentLength(values []string) (int64, error) {
 	return n, nil
 }
 
+// LengthBody returns a reader of a body framed by Content-Length (RFC 9112 section 6.2): exactly n bytes of r,
+// then io.EOF. It reads nothing of r beyond them; an r that ends before them gives a 400.
+func LengthBody(r io.Reader, n int64) io.Reader { return &lengthReader{r: r, n: n} }
+
 // lengthReader reads exactly n bytes of body; a connection that closes early is a bad request.
 type lengthReader struct {
 	r io.Reader
@@ -352,6 +369,11 @@ func (l *lengthReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// ChunkedBody returns a reader of a chunked body from br (RFC 9112 section 7.1): the data of its chunks, then
+// io.EOF once the last chunk and the trailer section are read. A malformed chunk or trailer gets a 400, a
+// body whose decoded size goes over lim.MaxBody a 413, and trailer sections have the limits of a header one.
+func ChunkedBody(br *bufio.Reader, lim Limits) io.Reader { return &chunkedReader{br: br, lim: lim} }
 
 // chunkedReader decodes the chunked transfer coding (RFC 9112 section 7.1): hex size, optional extensions,
 // data, CRLF, ..., a zero-size chunk, optional trailer fields and an empty line. Trailers are read and dropped:
@@ -404,7 +426,7 @@ func (c *chunkedReader) nextChunk() error {
 		return err
 	}
 	if n == 0 {
-		if _, err := readHeader(c.br, c.lim); err != nil {
+		if _, err := ReadHeader(c.br, c.lim); err != nil {
 			return err
 		}
 		return io.EOF

@@ -118,7 +118,8 @@ func TestReadRequestRefused(t *testing.T) {
 		{"header section too large", "GET / HTTP/1.1\r\nHost: x\r\n" + big + "\r\n", 431},
 		{"one huge header line", "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + long + "\r\n\r\n", 431},
 		{"body over cap by length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n", 413},
-		{"unknown coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"unknown coding, not chunked last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+		{"chunked then gzip", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
 		{"gzip then chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
 		{"chunked twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400},
 		{"te and cl", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400},
@@ -221,7 +222,9 @@ func TestBodyLength(t *testing.T) {
 		{"content-length over the cap", 1, hdr("Content-Length", "17"), 0, 413},
 		{"chunked", 1, hdr("Transfer-Encoding", "chunked"), -1, 0},
 		{"chunked in 1.0", 0, hdr("Transfer-Encoding", "chunked"), 0, 400},
-		{"gzip", 1, hdr("Transfer-Encoding", "gzip"), 0, 501},
+		{"gzip: chunked not last", 1, hdr("Transfer-Encoding", "gzip"), 0, 400},
+		{"gzip then chunked", 1, hdr("Transfer-Encoding", "gzip, chunked"), 0, 501},
+		{"chunked then gzip, in two fields", 1, hdr("Transfer-Encoding", "chunked", "Transfer-Encoding", "gzip"), 0, 400},
 		{"both", 1, hdr("Transfer-Encoding", "chunked", "Content-Length", "3"), 0, 400},
 	}
 	lim := DefaultLimits

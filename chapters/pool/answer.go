@@ -43,6 +43,8 @@ func Answer(r Runner, gw gateway.Server, app gateway.App) func(*bufio.Writer, *g
 	return func(bw *bufio.Writer, req *gateway.Request, closing bool) bool {
 		c := calls.Get().(*call)
 		c.out.reset(bw)
+		// A bufio.Writer keeps its first write error: clear the one a client that reset its connection left.
+		c.w.Reset(&c.out)
 		c.req, c.closing, c.keep = req, closing, false // false, should a Runner return nil without running it
 		err := r.Do(context.Background(), c.run, c.late)
 		if err == nil {

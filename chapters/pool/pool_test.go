@@ -260,6 +260,33 @@ func TestAnswer(t *testing.T) {
 	}
 }
 
+// TestAnswerAfterAWriteError checks that a connection whose writes failed (a client that reset it) leaves
+// nothing behind that fails the responses of later requests: the pool recycles what answers a request.
+func TestAnswerAfterAWriteError(t *testing.T) {
+	hello := func(env *gateway.Environ, start gateway.StartResponse) (gateway.Body, error) {
+		start("200 OK", nil)
+		return gateway.Bytes([]byte("hi")), nil
+	}
+	answer := Answer(fixed{}, gateway.Server{}, hello)
+	request := func() *gateway.Request {
+		return &gateway.Request{Method: "GET", Target: "/", Proto: "HTTP/1.1", Major: 1, Minor: 1,
+			Header: []gateway.Header{{Name: "Host", Value: "x"}}, Body: strings.NewReader("")}
+	}
+	for range 20 {
+		require.False(t, answer(bufio.NewWriterSize(failingWriter{}, 16), request(), false), "a failed write ends the connection")
+		var out bytes.Buffer
+		bw := bufio.NewWriter(&out)
+		require.True(t, answer(bw, request(), false))
+		require.NoError(t, bw.Flush())
+		require.True(t, strings.HasPrefix(out.String(), "HTTP/1.1 200 OK\r\n"), "got %q", out.String())
+	}
+}
+
+// failingWriter fails every write, as a connection the client has reset does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("connection reset by peer") }
+
 // TestAnswerAbandoned checks that an app abandoned after the run timeout cannot write after the 504.
 func TestAnswerAbandoned(t *testing.T) { each(t, answerAbandoned) }
 

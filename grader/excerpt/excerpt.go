@@ -2,9 +2,9 @@
 //
 // A chapter shows code with a marker comment followed by a fenced block:
 //
-//	<!-- code solutions/01-blocking/server.go /^func serve\(/,/^}/ -->
+//	<!-- code solutions/01-blocking/listen.go /^func acceptLoop\(/,/^}/ -->
 //	```go
-//	func serve(...) {
+//	func acceptLoop(...) error {
 //	...
 //	```
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,9 +25,12 @@ func chapter1() *Chapter {
 		Slug:   "01-blocking",
 		Title:  "blocking",
 		Flags:  flags1(),
-		// The reference answers to chapter 1's readRequest and serveConn.
-		Reference: []string{"http1.ReadRequest(", "http1.ParseRequestLine(", "http1.ParseField(",
-			"http1.BodyLength(", "http1.ParseChunkSize(", ".ServeConn(", ".HTTP1("},
+		// The reference answers to chapter 1's steps: the listening socket and the accept loop (launch), the
+		// request reader and its pieces, and the request loop (http1).
+		Reference: []string{"launch.Listen(", "launch.Accept(", "http1.ReadRequest(", "http1.ReadRequestLine(",
+			"http1.ParseRequestLine(", "http1.ReadHeader(", "http1.ParseField(", "http1.CheckHost(",
+			"http1.BodyLength(", "http1.LengthBody(", "http1.ChunkedBody(", "http1.ParseChunkSize(",
+			".ServeConn(", ".HTTP1("},
 		Specs: append(correctness1(blockingFlags), headOfLine1),
 	}
 }
@@ -53,15 +57,15 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 		{
 			ID: "1.1", Title: "GET /hello is answered", Points: 2,
 			Why:   readme1 + "#the-accept-loop",
-			Hint:  "the server must accept a connection, read the request and answer it, then stay up for the next connection (in chapter 1: the accept loop in serve, then serveConn reading with readRequest and answering with http1.Answer, which calls the app and writes and flushes the response).",
+			Hint:  "the server must accept a connection, read the request, call the app and send its whole response (flushed: bytes left in a buffer never leave), then stay up for the next connection.",
 			Repro: "curl -i http://{addr}/hello",
 			Check: checkHello,
 		},
 		{
 			ID: "1.2", Title: "header names are case-insensitive, values trimmed", Points: 2,
 			Why:   readme1 + "#parsing-the-request",
-			Hint:  "compare header names case-insensitively (\"host\" is Host), and strip the spaces and tabs around a value (RFC 9112 section 5.1).",
-			Repro: "printf 'GET /env HTTP/1.1\\r\\nhost: {host}\\r\\nx-mixed-CASE: one\\r\\nX-Spaces:   two words  \\r\\nX-Tabs:\\tthree\\t\\r\\n\\r\\n' | nc {host} {port}",
+			Hint:  "compare header names case-insensitively (\"host\" is Host), strip the spaces and tabs around a value (RFC 9112 section 5.1), split a line at its first colon only (a value may hold colons), accept an empty value, and keep the value's case as sent.",
+			Repro: "printf 'GET /env HTTP/1.1\\r\\nhost: {host}\\r\\nx-mixed-CASE: one\\r\\nX-Spaces:   Two Words  \\r\\nX-Tabs:\\tthree\\t\\r\\nX-Time: 12:30:45\\r\\nX-Empty:\\r\\n\\r\\n' | nc {host} {port}",
 			Check: checkHeaderSyntax,
 		},
 		{
@@ -69,27 +73,61 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Why:   readme1 + "#parsing-the-request",
 			Hint:  "answer 400 to an HTTP/1.1 request without a Host header, or with more than one (RFC 9112 section 3.2).",
 			Repro: "printf 'GET /hello HTTP/1.1\\r\\n\\r\\n' | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"no Host": {
+					Hint:  "an HTTP/1.1 request without a Host header gets 400 (RFC 9112 section 3.2); only HTTP/1.0 may leave it out.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"two Host headers": {
+					Hint:  "a request with two Host headers gets 400 (RFC 9112 section 3.2): count them, do not keep the first or the last.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nHost: example.com\\r\\n\\r\\n' | nc {host} {port}",
+				},
+			},
 			Check: checkHost,
 		},
 		{
 			ID: "1.4", Title: "a body framed by Content-Length", Points: 2,
 			Why:   readme1 + "#framing-the-body",
-			Hint:  "read exactly Content-Length bytes of body, whatever they contain (CR LF included), and not one more: the next byte starts the next request.",
+			Hint:  "read exactly Content-Length bytes of body, whatever they contain, and not one more.",
 			Repro: "curl -i --data-binary $'line one\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\n' http://{addr}/echo",
+			Cases: map[string]spec.Case{
+				"every byte value, then more requests": {
+					Hint:  "read exactly Content-Length bytes of body, whatever they contain (CR LF included), and not one more: the next byte starts the next request.",
+					Repro: "curl -i --data-binary $'line one\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\n' http://{addr}/echo",
+				},
+				"3 bytes, then the end of the stream": {
+					Hint:  "when the connection ends before Content-Length bytes of body have come, the body is incomplete, not shorter: answer 400 Bad Request rather than give the app what came as if it were the whole body.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 10\\r\\n\\r\\nabc' | nc -N {host} {port}",
+				},
+			},
 			Check: checkContentLength,
 		},
 		{
 			ID: "1.5", Title: "a chunked body, with extensions and trailers", Points: 3, Timeout: 8 * time.Second,
 			Why:   readme1 + "#framing-the-body",
-			Hint:  "read hex size lines (ignore what follows a ';'), the data, its CRLF, up to the 0-size chunk; then read the trailer fields up to the empty line (RFC 9112 section 7.1).",
-			Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5;name=value\\r\\nHello\\r\\n0\\r\\nX-Trailer: one\\r\\n\\r\\n' | nc {host} {port}",
+			Hint:  "read hex size lines (upper or lower case; ignore what follows a ';'), the data, its CRLF, up to the 0-size chunk; then read the trailer fields up to the empty line (RFC 9112 section 7.1).",
+			Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5;name=value\\r\\nHello\\r\\n1a\\r\\nabcdefghijklmnopqrstuvwxyz\\r\\n0\\r\\nX-Trailer: one\\r\\n\\r\\n' | nc {host} {port}",
 			Check: checkChunked,
 		},
 		{
 			ID: "1.6", Title: "pipelined requests are answered in order", Points: 2,
 			Why:   readme1 + "#keep-alive",
-			Hint:  "three requests can arrive in one read: keep the bytes after one request buffered (a bufio.Reader per connection, not one per request) and answer each in turn.",
-			Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\nPOST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 5\\r\\n\\r\\nfirstGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+			Hint:  "several requests can arrive in one read: keep the bytes after one request for the next, and answer each in turn, in order.",
+			Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\nGET /counter HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"three GETs in one write": {
+					Hint:  "several requests can arrive in one read: keep the bytes that follow a request (buffered for this connection, not thrown away with the request) and answer each request in turn, in order.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\nGET /counter HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a Content-Length body, then a GET": {
+					Hint:  "read exactly Content-Length bytes of body: the next request starts at the byte after them, in the same read.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 5\\r\\n\\r\\nfirstGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a chunked body, then a GET": {
+					Hint:  "a chunked body ends with the empty line after the 0-size chunk and its trailer fields: read up to there and not one byte more, since the next request starts right after.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n6\\r\\nsecond\\r\\n0\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+			},
 			Check: checkPipelined,
 		},
 		{
@@ -104,6 +142,28 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Why:   readme1 + "#keep-alive",
 			Hint:  "when the request says Connection: close, answer with Connection: close and close the connection after the response.",
 			Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n' | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"Connection: close": {
+					Hint:  "when the request says Connection: close, answer with Connection: close and close the connection after the response.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"Connection: Close": {
+					Hint:  "connection options are case-insensitive (RFC 9110 section 7.6.1): Close and CLOSE mean close.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: Close\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"Connection: keep-alive, close": {
+					Hint:  "Connection holds a comma-separated list of options (RFC 9110 section 7.6.1): look for close among them, not at the whole value.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: keep-alive, close\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"close in a second Connection field": {
+					Hint:  "a header sent in several fields is one list (RFC 9110 section 5.3): look for close in every Connection field, not only the first.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: keep-alive\\r\\nConnection: close\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"HTTP/1.0 with Connection: keep-alive, close": {
+					Hint:  "close wins over keep-alive, in HTTP/1.0 as in 1.1: a request that lists close gets Connection: close and the close.",
+					Repro: "printf 'GET /hello HTTP/1.0\\r\\nConnection: keep-alive, close\\r\\n\\r\\n' | nc {host} {port}",
+				},
+			},
 			Check: checkConnectionClose,
 		},
 		{
@@ -111,6 +171,16 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Why:   readme1 + "#keep-alive",
 			Hint:  "HTTP/1.0 closes after each response unless the request says Connection: keep-alive, and then only if the response has a Content-Length (an HTTP/1.0 client cannot read chunked).",
 			Repro: "printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"without Connection": {
+					Hint:  "an HTTP/1.0 connection closes after the response unless the request says Connection: keep-alive (RFC 9112 section 9.3): close it, and do not answer Connection: keep-alive.",
+					Repro: "printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"with Connection: keep-alive": {
+					Hint:  "an HTTP/1.0 request with Connection: keep-alive may be kept open, and then the response says Connection: keep-alive and has a Content-Length (an HTTP/1.0 client cannot read chunked); otherwise close after the response.",
+					Repro: "printf 'GET /hello HTTP/1.0\\r\\nConnection: keep-alive\\r\\n\\r\\nGET /hello HTTP/1.0\\r\\nConnection: keep-alive\\r\\n\\r\\n' | nc {host} {port}",
+				},
+			},
 			Check: checkHTTP10,
 		},
 		{
@@ -125,6 +195,24 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Why:   readme1 + "#the-gateway",
 			Hint:  environHint,
 			Repro: "curl -s -H 'X-Repeated: one' -H 'X-Repeated: two' 'http://{addr}/%65nv?x=1&y=a%20b&z=%2F'",
+			Cases: map[string]spec.Case{
+				"request variables": {
+					Hint:  environHint,
+					Repro: "curl -s -H 'X-Repeated: one' -H 'X-Repeated: two' 'http://{addr}/%65nv?x=1&y=a%20b&z=%2F'",
+				},
+				"a request with a body": {
+					Hint:  "Content-Type and Content-Length go to CONTENT_TYPE and CONTENT_LENGTH, without the HTTP_ prefix, and have no HTTP_CONTENT_* copy (PEP 3333).",
+					Repro: "curl -s -X GET -H 'Content-Type: application/x-www-form-urlencoded' --data 'a=1&b=2' http://{addr}/env",
+				},
+				"a path decoded once": {
+					Hint:  "PATH_INFO is the path percent-decoded, once: /no%20such%2520page is \"/no such%20page\". Pass the request-target on as it came; decoding it twice turns %2520 into a space.",
+					Repro: "curl -si http://{addr}/no%20such%2520page",
+				},
+				"an absolute-form target": {
+					Hint:  "a request-target may be in absolute form, http://host/path?query, and a server must accept it (RFC 9112 section 3.2.2): PATH_INFO and QUERY_STRING come from its path and query.",
+					Repro: "printf 'GET http://{addr}/env?x=1 HTTP/1.1\\r\\nHost: {addr}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+			},
 			Check: checkEnviron(wsgi),
 		},
 		{
@@ -132,41 +220,111 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Why:   readme1 + "#the-gateway",
 			Hint:  "when the app fails, answer 500 Internal Server Error, log the error, and keep serving: one bad request must not take the server down.",
 			Repro: "curl -i http://{addr}/error; curl -i http://{addr}/hello",
+			Cases: map[string]spec.Case{
+				"GET /error": {
+					Hint:  "when the app returns an error, answer 500 Internal Server Error, log the error, and keep serving: one bad request must not take the server down.",
+					Repro: "curl -i http://{addr}/error; curl -i http://{addr}/hello",
+				},
+				"GET /panic": {
+					Hint:  "when the app panics (in Python: raises), catch it where the server calls the app, answer 500 and keep serving: an app's bug must end its request, never the server's process.",
+					Repro: "curl -i http://{addr}/panic; curl -i http://{addr}/hello",
+				},
+			},
 			Check: checkAppError,
 		},
 		{
 			ID: "1.13", Title: "malformed requests get 400 and a close", Points: 2, Timeout: 10 * time.Second,
 			Why:   readme1 + "#parsing-the-request",
 			Hint:  "answer a request you cannot parse with 400 and Connection: close, then close: after a parse error the server cannot tell where the next request starts.",
-			Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nX-Space : value\\r\\n\\r\\n' | nc {host} {port}",
+			Repro: "(head -c 256 /dev/urandom; printf '\\r\\n\\r\\n') | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"garbage bytes": {
+					Hint:  "bytes that are not a request line get 400 Bad Request and Connection: close, then the close, and the server goes on serving: whatever arrives, a parse error must end in an answer, never in a crash or a hang.",
+					Repro: "(head -c 256 /dev/urandom; printf '\\r\\n\\r\\n') | nc {host} {port}",
+				},
+				"a request line without a version": {
+					Hint:  "a request line is METHOD SP target SP HTTP/x.y (RFC 9112 section 3); one without a version gets 400 and a close.",
+					Repro: "printf 'GET /hello\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a bad version": {
+					Hint:  "the version is HTTP/ digit . digit (RFC 9112 section 2.3); anything else gets 400 and a close.",
+					Repro: "printf 'GET /hello HTTP/1.x\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a header line without a colon": {
+					Hint:  "a header line is name: value; a line without a colon gets 400 and a close.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nX-No-Colon value\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a space before the colon": {
+					Hint:  "whitespace between a field name and its colon must be refused with 400 (RFC 9112 section 5.1), never stripped: two servers in a chain would read the field differently.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nX-Space : value\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"the server still serves": {
+					Hint:  "after refusing malformed requests the server must go on serving new connections.",
+					Repro: "curl -i http://{addr}/hello",
+				},
+			},
 			Check: checkMalformed,
 		},
 		{
 			ID: "1.14", Title: "a request line over 8 KiB gets 414", Points: 1,
 			Why:   readme1 + "#limits",
 			Hint:  "stop reading a request line after 8 KiB and answer 414 URI Too Long; never buffer a line without a bound.",
-			Repro: "curl -i http://{addr}/$(head -c 9000 /dev/zero | tr '\\0' a)",
+			Repro: "curl -i http://{addr}/$(head -c 8200 /dev/zero | tr '\\0' a)",
+			Cases: map[string]spec.Case{
+				"a line just over 8 KiB": {
+					Hint:  "a request line longer than 8 KiB (8192 bytes) gets 414 URI Too Long: the limit is 8 KiB, not more.",
+					Repro: "curl -i http://{addr}/$(head -c 8200 /dev/zero | tr '\\0' a)",
+				},
+				"a line that never ends": {
+					Hint:  "count the bytes of the request line as they arrive and answer 414 as soon as it passes 8 KiB, without waiting for its end: a line that never ends must not be buffered without bound until a timeout.",
+					Repro: "(printf 'GET /'; head -c 65536 /dev/zero | tr '\\0' a; sleep 3) | nc {host} {port}   # 414 at once, not a silent close after -header-timeout",
+				},
+			},
 			Check: checkLongLine,
 		},
 		{
 			ID: "1.15", Title: "more than 100 header fields get 431", Points: 1,
 			Why:   readme1 + "#limits",
-			Hint:  "count the header fields as you read them and answer 431 Request Header Fields Too Large past 100.",
-			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 150); do printf 'X-Field-%d: 1\\r\\n' $i; done; printf '\\r\\n') | nc {host} {port}",
+			Hint:  "count the header fields as you read them and answer 431 Request Header Fields Too Large past 100: the 101st is one too many.",
+			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 100); do printf 'X-Field-%d: 1\\r\\n' $i; done; printf '\\r\\n') | nc {host} {port}",
 			Check: checkManyHeaders,
 		},
 		{
 			ID: "1.16", Title: "a header section over 8 KiB gets 431", Points: 1,
 			Why:   readme1 + "#limits",
 			Hint:  "add up the bytes of the header lines as you read them and answer 431 Request Header Fields Too Large past 8 KiB.",
-			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 20); do printf 'X-Big-%d: %0500d\\r\\n' $i 0; done; printf '\\r\\n') | nc {host} {port}",
+			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 17); do printf 'X-Big-%d: %0500d\\r\\n' $i 0; done; printf '\\r\\n') | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"17 fields of 500 bytes": {
+					Hint:  "add up the bytes of the header lines as you read them and answer 431 Request Header Fields Too Large past 8 KiB: 17 fields of 500 bytes are about 8.5 KiB, over the limit.",
+					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 17); do printf 'X-Big-%d: %0500d\\r\\n' $i 0; done; printf '\\r\\n') | nc {host} {port}",
+				},
+				"a field line that never ends": {
+					Hint:  "count the bytes of a header line as they arrive and answer 431 as soon as the section passes 8 KiB, without waiting for the line's end: a line that never ends must not be buffered without bound until a timeout.",
+					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nX-Endless: '; head -c 65536 /dev/zero | tr '\\0' a; sleep 3) | nc {host} {port}   # 431 at once",
+				},
+			},
 			Check: checkBigHeaders,
 		},
 		{
 			ID: "1.17", Title: "a body over -max-body gets 413", Points: 2, Timeout: 15 * time.Second,
 			Why:   readme1 + "#limits",
 			Hint:  "refuse a Content-Length over -max-body with 413 before reading the body; count the bytes of a chunked body as you decode it and answer 413 when it goes over.",
-			Repro: "head -c 1500000 /dev/zero | curl -i -H 'Transfer-Encoding: chunked' --data-binary @- http://{addr}/echo",
+			Repro: "curl -i -H 'Content-Length: 2097152' -H 'Expect:' --data-binary '' http://{addr}/echo",
+			Cases: map[string]spec.Case{
+				"by Content-Length": {
+					Hint:  "compare Content-Length with -max-body as soon as the head is read, and answer 413 Content Too Large before reading any of the body: one byte over is too large.",
+					Repro: "curl -i -H 'Content-Length: 1048577' -H 'Expect:' --data-binary '' http://{addr}/echo",
+				},
+				"the refused body is not read as a request": {
+					Hint:  "after a 413 the body is still on its way, unread: close the connection (say Connection: close), or skip the whole body; never read its bytes as the next request.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 2097152\\r\\n\\r\\nGET /pid HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"chunked": {
+					Hint:  "count the bytes of a chunked body as you decode it and answer 413 Content Too Large when it goes over -max-body, by one byte or more.",
+					Repro: "head -c 1048577 /dev/zero | curl -i -H 'Transfer-Encoding: chunked' --data-binary @- http://{addr}/echo",
+				},
+			},
 			Check: checkBodyLimit,
 		},
 		{
@@ -174,6 +332,16 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Why:   readme1 + "#framing-the-body",
 			Hint:  "chunked is the only transfer coding a server must know; answer 501 Not Implemented to any other, since the body cannot be framed.",
 			Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: frobnicate, chunked\\r\\n\\r\\n5\\r\\nhello\\r\\n0\\r\\n\\r\\n' | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"frobnicate, chunked": {
+					Hint:  "chunked is the only transfer coding a server must know; answer 501 Not Implemented to any other in the list, since the body cannot be framed.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: frobnicate, chunked\\r\\n\\r\\n5\\r\\nhello\\r\\n0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"chunked, then frobnicate in a second field": {
+					Hint:  "Transfer-Encoding sent in two fields is one list (RFC 9110 section 5.3): read every field, not the first; here the last coding is not chunked, so the body cannot be framed: 501 (or 400), then close.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\nTransfer-Encoding: frobnicate\\r\\n\\r\\n5\\r\\nhello\\r\\n0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+			},
 			Check: checkUnknownCoding,
 		},
 		{
@@ -193,7 +361,7 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 		{
 			ID: "1.21", Title: "an idle keep-alive connection is closed", Points: 2, Timeout: 8 * time.Second,
 			Why:   readme1 + "#timeouts",
-			Hint:  "while waiting for the next request on a kept-alive connection, set a read deadline of -idle-timeout, and close the connection when it passes.",
+			Hint:  "a kept-alive connection may wait -idle-timeout for its next request: close it when that time has passed without a byte, not sooner and not never.",
 			Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 5) | nc {host} {port}   # the server should hang up after -idle-timeout",
 			Check: checkIdleTimeout,
 		},
@@ -202,13 +370,23 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			Why:   readme1 + "#timeouts",
 			Hint:  "the header timeout is a deadline for the whole request head, set once when its first byte arrives, not a timeout per read: a client sending a byte every 200 ms never trips a per-read timeout.",
 			Repro: "time (printf 'GET /hello HTTP/1.1\\r\\n'; for i in $(seq 30); do printf 'X-Slow-%d: x\\r\\n' $i; sleep 0.2; done) | nc {host} {port}   # nothing printed; with -header-timeout 1s it must end after about 1 s, not 6",
+			Cases: map[string]spec.Case{
+				"a slowloris head": {
+					// The spec's hint, which chapter 3 replaces with the event loop's.
+					Repro: "time (printf 'GET /hello HTTP/1.1\\r\\n'; for i in $(seq 30); do printf 'X-Slow-%d: x\\r\\n' $i; sleep 0.2; done) | nc {host} {port}   # nothing printed; with -header-timeout 1s it must end after about 1 s, not 6",
+				},
+				"a pause, then a head in pieces": {
+					Hint:  "a new connection has -header-timeout to send its first byte, and the head has -header-timeout from that byte on, not from the connection's start; and a head may come in pieces: read until the empty line that ends it, across as many reads as it takes.",
+					Repro: "(sleep 0.5; printf 'GET /hello HTTP/1.1\\r\\n'; sleep 0.3; printf 'Host: {host}\\r\\n'; sleep 0.3; printf '\\r\\n'; sleep 1) | nc {host} {port}   # Hello, World! with -header-timeout 1s",
+				},
+			},
 			Check: checkSlowloris,
 		},
 		{
 			ID: "1.23", Title: "a client that stops mid-body is cut off", Points: 1, Timeout: 10 * time.Second,
 			Flags: []string{"-body-timeout", "1s"},
 			Why:   readme1 + "#timeouts",
-			Hint:  "set a read deadline of -body-timeout before reading the body: a client that stops sending it must not hold the connection (and, in a blocking server, everyone else) forever.",
+			Hint:  "bound the reading of a body by -body-timeout: a client that stops sending it must not hold the connection (and, in a blocking server, everyone else) forever.",
 			Repro: "(printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 1000\\r\\n\\r\\nonly ten b'; sleep 5) | nc {host} {port}   # with -body-timeout 1s",
 			Check: checkBodyTimeout,
 		},
@@ -216,9 +394,238 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 			ID: "1.24", Title: "a client that stops reading is cut off", Points: 1, Timeout: 15 * time.Second,
 			Flags: []string{"-body-timeout", "1s", "-write-timeout", "1s"},
 			Why:   readme1 + "#timeouts",
-			Hint:  "set a write deadline of -write-timeout before writing the response: a client that stops reading fills the socket buffers and blocks the write forever.",
+			Hint:  "bound the writing of a response by -write-timeout (after the body's time): a client that stops reading fills the socket buffers and blocks the write forever.",
 			Repro: "(printf 'GET /big?bytes=16777216 HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 5) | nc {host} {port} | (sleep 4; wc -c)   # with -body-timeout 1s -write-timeout 1s: far fewer bytes than asked",
 			Check: checkSlowReader,
+		},
+		{
+			ID: "1.25", Title: "a body the app did not read is skipped", Points: 2,
+			Why:   readme1 + "#framing-the-body",
+			Hint:  "whatever of a body the app leaves unread, read and drop it before the next request (or close the connection, saying so): its bytes are not the next request.",
+			Repro: "printf 'POST /hello HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 38\\r\\n\\r\\nGET /pid HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}   # 405, then Hello: no pid",
+			Cases: map[string]spec.Case{
+				"POST /hello with a body: 405": {
+					Hint:  "the app answered 405 without reading the body: read and drop the body before reading the next request (or close the connection, saying Connection: close); its bytes must never be parsed as a request.",
+					Repro: "printf 'POST /hello HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 38\\r\\n\\r\\nGET /pid HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}   # 405, then Hello: no pid",
+				},
+				"GET /hello with a body": {
+					Hint:  "the app answered without reading the body: read and drop what it left before reading the next request (or close the connection, saying Connection: close); its bytes must never be parsed as a request.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 38\\r\\n\\r\\nGET /pid HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}   # two Hellos: no pid",
+				},
+				"GET /hello with a chunked body": {
+					Hint:  "the app answered without reading the chunked body: decode and drop the rest of it, up to the end of its trailer section, before reading the next request (or close the connection, saying so).",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n26\\r\\nGET /pid HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n\\r\\n0\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}   # two Hellos: no pid",
+				},
+			},
+			Check: checkUnreadBody,
+		},
+		{
+			ID: "1.26", Title: "a Content-Length that is not digits gets 400", Points: 2,
+			Why:   readme1 + "#request-smuggling",
+			Hint:  "Content-Length is decimal digits and nothing else (RFC 9110 section 8.6); anything else makes the body's end ambiguous: answer 400 and close (RFC 9112 section 6.3).",
+			Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: +5\\r\\n\\r\\nhelloGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"+5": {
+					Hint:  "Content-Length is digits only: a sign is not allowed, though many number parsers take \"+5\" for 5; another server in the chain may not, and the two then disagree on where the body ends. Answer 400 and close.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: +5\\r\\n\\r\\nhelloGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"-1": {
+					Hint:  "Content-Length is digits only: -1 is no length, and must never be taken for \"unknown\" or \"chunked\". Answer 400 and close.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: -1\\r\\n\\r\\n5\\r\\nhello\\r\\n0\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"0x5": {
+					Hint:  "Content-Length is decimal digits only: a parser that takes a base prefix reads 0x5 as 5. Answer 400 and close.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 0x5\\r\\n\\r\\nhelloGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a list with +5": {
+					Hint:  "every value in a Content-Length list must be digits (RFC 9110 section 8.6): check each element, not only the first, and answer 400 and close.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 5, +5\\r\\n\\r\\nhelloGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a length of 20 digits": {
+					Hint:  "a length too large for a 64-bit integer must be refused (400 or 413), never wrap around: 18446744073709551621 is 2^64 + 5, which a digit loop that overflows reads as 5 (RFC 9110 section 8.6: anticipate large numerals).",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 18446744073709551621\\r\\n\\r\\nhelloGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+			},
+			Check: checkBadLength,
+		},
+		{
+			ID: "1.27", Title: "a malformed chunked body gets 400", Points: 1,
+			Why:   readme1 + "#framing-the-body",
+			Hint:  "a chunk size is hex digits only, and chunk data is followed by CRLF; anything else makes the body's end ambiguous: answer 400 and close.",
+			Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0x5\\r\\nhello\\r\\n0\\r\\n\\r\\n' | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"a size of 0x5": {
+					Hint:  "a chunk size is hex digits only (RFC 9112 section 7.1): no 0x prefix, no sign. Answer 400 and close.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0x5\\r\\nhello\\r\\n0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"data not followed by CRLF": {
+					Hint:  "after the data of a chunk comes CRLF: check that it does (RFC 9112 section 7.1) rather than skip two bytes, which lets a body hide bytes the size line did not count. Answer 400 and close.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello!!0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a size of 17 hex digits": {
+					Hint:  "a chunk size too large for a 64-bit integer must be refused (400 or 413), never wrap around: 10000000000000005 is 2^64 + 5 (RFC 9112 section 7.1: anticipate large numerals and integer overflow).",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n10000000000000005\\r\\nhello\\r\\n0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+			},
+			Check: checkBadChunks,
+		},
+		{
+			ID: "1.28", Title: "framing: names in any case; no header, no body", Points: 1,
+			Why:   readme1 + "#framing-the-body",
+			Hint:  "find Content-Length and Transfer-Encoding whatever the case of their names and of the coding; a request with neither has no body.",
+			Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\ncontent-length: 5\\r\\n\\r\\nhelloGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+			Cases: map[string]spec.Case{
+				"content-length in lower case": {
+					Hint:  "header names are case-insensitive: content-length is Content-Length, and frames the body.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\ncontent-length: 5\\r\\n\\r\\nhelloGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"TRANSFER-ENCODING: Chunked": {
+					Hint:  "header names and transfer codings are case-insensitive (RFC 9112 section 7): TRANSFER-ENCODING: Chunked is a chunked body.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTRANSFER-ENCODING: Chunked\\r\\n\\r\\n5\\r\\nhello\\r\\n0\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"POST without a length": {
+					Hint:  "a request with neither Content-Length nor Transfer-Encoding has an empty body (RFC 9112 section 6.3): never read it until the connection closes, since the client keeps the connection open for the response.",
+					Repro: "(printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 3) | nc {host} {port}   # an empty 200 at once",
+				},
+			},
+			Check: checkFramingCase,
+		},
+		{
+			ID: "1.29", Title: "requests just under the limits are served", Points: 1, Timeout: 10 * time.Second,
+			Why:   readme1 + "#limits",
+			Hint:  "a request inside every limit is served in full: a line longer than a read buffer is still one line, and a limit is the largest size allowed, not the first one refused.",
+			Repro: "curl -s \"http://{addr}/env?q=$(head -c 7600 /dev/zero | tr '\\0' q)\" | grep -c QUERY_STRING",
+			Cases: map[string]spec.Case{
+				"a 7.5 KiB request line": {
+					Hint:  "a request line of 7.5 KiB is under the 8 KiB limit: serve it, even if it is longer than the buffer you read with (grow the line, or read it in pieces, up to the limit).",
+					Repro: "curl -s \"http://{addr}/env?q=$(head -c 7600 /dev/zero | tr '\\0' q)\" | grep -c QUERY_STRING",
+				},
+				"a 7.5 KiB header field": {
+					Hint:  "a header field of 7.5 KiB is under the 8 KiB limit: serve it, even if it is longer than the buffer you read with (grow the line, or read it in pieces, up to the limit).",
+					Repro: "curl -s -H \"X-Long: $(head -c 7600 /dev/zero | tr '\\0' y)\" http://{addr}/env | grep -c HTTP_X_LONG",
+				},
+				"100 header fields": {
+					Hint:  "100 header fields are allowed; the 101st is the first too many (431).",
+					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 99); do printf 'X-Field-%d: 1\\r\\n' $i; done; printf '\\r\\n') | nc {host} {port}",
+				},
+				"a body of -max-body bytes": {
+					Hint:  "a body of exactly -max-body bytes is allowed; only a larger one gets 413.",
+					Repro: "head -c 1048576 /dev/zero | curl -s -H 'Expect:' --data-binary @- http://{addr}/echo | wc -c   # 1048576",
+				},
+				"a chunked body of -max-body bytes": {
+					Hint:  "a chunked body of exactly -max-body bytes is allowed; only a larger one gets 413.",
+					Repro: "head -c 1048576 /dev/zero | curl -s -H 'Transfer-Encoding: chunked' --data-binary @- http://{addr}/echo | wc -c   # 1048576",
+				},
+			},
+			Check: checkUnderLimits,
+		},
+		{
+			ID: "1.30", Title: "a streamed body: chunked, or until the close", Points: 2, Timeout: 10 * time.Second,
+			Why:   readme1 + "#the-gateway",
+			Hint:  "a body whose length is not known is sent chunked to HTTP/1.1, each chunk as soon as the app makes it, and to HTTP/1.0 as the bytes up to the close.",
+			Repro: "curl -s --raw 'http://{addr}/stream?chunks=3&bytes=20'",
+			Cases: map[string]spec.Case{
+				"HTTP/1.1: chunked": {
+					Hint:  "a body whose length the app does not give is sent with Transfer-Encoding: chunked and no Content-Length: each piece as hex size CRLF data CRLF, then 0 CRLF CRLF; after that the connection carries the next request.",
+					Repro: "curl -s --raw 'http://{addr}/stream?chunks=3&bytes=20'",
+				},
+				"HTTP/1.1: each chunk as it is made": {
+					Hint:  "send each chunk of a streamed body as soon as the app yields it (write and flush it), not all of them when the body ends: a client waiting for the first part must not wait for the last.",
+					Repro: "curl -sN --raw 'http://{addr}/stream?chunks=3&bytes=10&ms=500'   # three chunks, half a second apart, not all at once",
+				},
+				"HTTP/1.0: until the close": {
+					Hint:  "an HTTP/1.0 client cannot read chunked: send a body of unknown length as it is, without Transfer-Encoding, and close the connection at its end, which is how the client knows it is over.",
+					Repro: "curl -s0i 'http://{addr}/stream?chunks=3&bytes=20'",
+				},
+				"HTTP/1.0 keep-alive: until the close": {
+					Hint:  "an HTTP/1.0 client that asks for keep-alive still cannot read chunked: a body of unknown length ends with the close, so the response must not say Connection: keep-alive, and the server closes after it.",
+					Repro: "curl -s0i -H 'Connection: keep-alive' 'http://{addr}/stream?chunks=3&bytes=20'",
+				},
+				"HEAD: no body": {
+					Hint:  "a HEAD response has no body, streamed or not: send the head and nothing after it, and go on to the next request.",
+					Repro: "curl -sI 'http://{addr}/stream?chunks=3&bytes=20'",
+				},
+			},
+			Check: checkStream,
+		},
+		{
+			ID: "1.31", Title: "Expect: 100-continue", Points: 2,
+			Why:   readme1 + "#framing-the-body",
+			Hint:  "answer Expect: 100-continue with HTTP/1.1 100 Continue, sent at once, before reading the body; another expectation gets 417; an HTTP/1.0 request's Expect is ignored.",
+			Repro: "time curl -sv -H 'Expect: 100-continue' --data-binary 'hello world' http://{addr}/echo   # < HTTP/1.1 100 Continue at once, not after a second",
+			Cases: map[string]spec.Case{
+				"the client waits for 100 Continue": {
+					Hint:  "a client that sends Expect: 100-continue waits for \"HTTP/1.1 100 Continue\" before it sends the body: send it, and flush it, before reading the body, then answer as usual (RFC 9110 section 10.1.1).",
+					Repro: "time curl -sv -H 'Expect: 100-continue' --data-binary 'hello world' http://{addr}/echo   # < HTTP/1.1 100 Continue at once, not after a second",
+				},
+				"100-Continue in another case": {
+					Hint:  "the value of Expect is case-insensitive (RFC 9110 section 10.1.1): 100-Continue is 100-continue.",
+					Repro: "time curl -sv -H 'Expect: 100-Continue' --data-binary 'hello world' http://{addr}/echo",
+				},
+				"the body sent at once": {
+					Hint:  "a client may send the body without waiting for 100 Continue: read it as usual, answer once, and send nothing more after the final response.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nExpect: 100-continue\\r\\nContent-Length: 11\\r\\n\\r\\nhello worldGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"an unknown expectation": {
+					Hint:  "an expectation other than 100-continue in an HTTP/1.1 request gets 417 Expectation Failed (RFC 9110 section 10.1.1).",
+					Repro: "curl -si -H 'Expect: something-else' --data-binary 'hello' http://{addr}/echo",
+				},
+				"HTTP/1.0: 100-continue ignored": {
+					Hint:  "a server must ignore Expect: 100-continue in an HTTP/1.0 request (RFC 9110 section 10.1.1): an HTTP/1.0 client knows no 1xx response. Read the body and answer it.",
+					Repro: "printf 'POST /echo HTTP/1.0\\r\\nExpect: 100-continue\\r\\nContent-Length: 5\\r\\n\\r\\nhello' | nc {host} {port}",
+				},
+				"HTTP/1.0: an unknown expectation ignored": {
+					Hint:  "Expect means nothing in an HTTP/1.0 request (RFC 9110 section 10.1.1): ignore it, no 417. Read the body and answer it.",
+					Repro: "printf 'POST /echo HTTP/1.0\\r\\nExpect: something-else\\r\\nContent-Length: 5\\r\\n\\r\\nhello' | nc {host} {port}",
+				},
+			},
+			Check: checkExpect,
+		},
+		{
+			ID: "1.32", Title: "a client that resets its connection", Points: 1, Timeout: 10 * time.Second,
+			Why:   readme1 + "#keep-alive",
+			Hint:  "a client may vanish at any moment: a read or a write that fails (connection reset, broken pipe) ends that connection, and the server goes on with the next one.",
+			Repro: "python3 -c \"import socket,struct; s=socket.create_connection(('{host}',{port})); s.send(b'GET /hello HTTP/1.1\\r\\nHost: x\\r\\nX-Pad: pppp'); s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii',1,0)); s.close()\"; curl -i http://{addr}/hello",
+			Cases: map[string]spec.Case{
+				"a reset in the head": {
+					Hint:  "when a read fails because the client reset the connection, close that connection and go on to the next: a reset must never end the process or leave the server waiting on a dead connection.",
+					Repro: "python3 -c \"import socket,struct; s=socket.create_connection(('{host}',{port})); s.send(b'GET /hello HTTP/1.1\\r\\nHost: x\\r\\nX-Pad: pppp'); s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii',1,0)); s.close()\"; curl -i http://{addr}/hello",
+				},
+				"a reset in the body": {
+					Hint:  "when reading the body fails because the client reset the connection, end that request and that connection (there is nobody to answer) and go on to the next.",
+					Repro: "python3 -c \"import socket,struct; s=socket.create_connection(('{host}',{port})); s.send(b'POST /echo HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 2000\\r\\n\\r\\nhalf'); s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii',1,0)); s.close()\"; curl -i http://{addr}/hello",
+				},
+				"a reset in the response": {
+					Hint:  "when a write fails because the client reset the connection (ECONNRESET, EPIPE; in C also the SIGPIPE signal), stop writing, close that connection and go on to the next.",
+					Repro: "curl -s --max-time 0.2 -o /dev/null 'http://{addr}/big?bytes=1000000000'; curl -i http://{addr}/hello",
+				},
+			},
+			Check: checkResets,
+		},
+		{
+			ID: "1.33", Title: "a connection that sends nothing is closed", Points: 1, Timeout: 8 * time.Second,
+			Why:   readme1 + "#timeouts",
+			Hint:  "a new connection has -header-timeout to send its first byte: close it when that time has passed in silence, or one idle client holds the server.",
+			Repro: "(sleep 5) | nc {host} {port} & sleep 0.2; time curl -s http://{addr}/hello   # with -header-timeout 1s: about 1 s, and nc ends",
+			Check: checkSilent,
+		},
+		{
+			ID: "1.34", Title: "deadlines are per request, not per connection", Points: 2, Timeout: 12 * time.Second,
+			Flags: []string{"-header-timeout", "500ms", "-idle-timeout", "2s", "-body-timeout", "1500ms", "-write-timeout", "300ms"},
+			Why:   readme1 + "#timeouts",
+			Hint:  "each deadline covers one phase of one request: the head from its first byte, the body from the end of the head, the response after it; set them anew for every request.",
+			Repro: "(printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 6\\r\\n\\r\\n'; for i in 1 2 3 4 5 6; do sleep 0.15; printf $i; done; sleep 1) | nc {host} {port}   # with -header-timeout 500ms -body-timeout 1500ms -write-timeout 300ms: 200 and 123456",
+			Cases: map[string]spec.Case{
+				"a slow upload within -body-timeout": {
+					Hint:  "once the head is read, the body has -body-timeout, not what is left of -header-timeout; and the response's deadline is -body-timeout plus -write-timeout after the head, so that a slow upload does not use up the time of its response.",
+					Repro: "(printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 6\\r\\n\\r\\n'; for i in 1 2 3 4 5 6; do sleep 0.15; printf $i; done; sleep 1) | nc {host} {port}   # with -header-timeout 500ms -body-timeout 1500ms -write-timeout 300ms: 200 and 123456",
+				},
+				"one connection used for longer than every timeout": {
+					Hint:  "a kept-alive connection may live far longer than any timeout: set the read deadlines (idle, head, body) and the write deadline anew for each request, never once for the whole connection.",
+					Repro: "(for i in 1 2 3 4; do printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 0.7; done) | nc {host} {port}   # four Hellos, with -header-timeout 500ms -idle-timeout 2s -body-timeout 1500ms -write-timeout 300ms",
+				},
+			},
+			Check: checkPerRequestDeadlines,
 		},
 	}
 }
@@ -226,7 +633,7 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 // headOfLine1 measures head-of-line blocking. It is informational in chapter 1, where a blocking server
 // cannot do better, and is not run by later chapters, which have specs of their own for concurrency.
 var headOfLine1 = spec.Spec{
-	ID: "1.25", Title: "head-of-line blocking (measured)", Points: 1, Timeout: 8 * time.Second,
+	ID: "1.35", Title: "head-of-line blocking (measured)", Points: 1, Timeout: 8 * time.Second,
 	Why:   readme1 + "#head-of-line-blocking",
 	Hint:  "both requests must get their 200; how long the second waits is the lesson of this chapter, not a failure.",
 	Repro: "curl -s -o /dev/null -w '%{time_total}s\\n' 'http://{addr}/sleep?ms=300' & curl -s -o /dev/null -w '%{time_total}s\\n' 'http://{addr}/sleep?ms=300'; wait",
@@ -249,16 +656,20 @@ func checkHeaderSyntax(t *spec.T) {
 	req := "GET /env HTTP/1.1\r\n" +
 		"host: 127.0.0.1\r\n" +
 		"x-mixed-CASE: one\r\n" +
-		"X-Spaces:   two words  \r\n" +
+		"X-Spaces:   Two Words  \r\n" +
 		"X-Tabs:\tthree\t\r\n" +
+		"X-Time: 12:30:45\r\n" +
+		"X-Empty:\r\n" +
 		"\r\n"
 	r := roundTrip(t, c, req, "200 OK (\"host\" is the Host header) and an environ with the values trimmed")
 	wantStatus(t, r, req, 200)
 	want := map[string]string{
 		"HTTP_HOST":         "127.0.0.1",
 		"HTTP_X_MIXED_CASE": "one",
-		"HTTP_X_SPACES":     "two words",
+		"HTTP_X_SPACES":     "Two Words",
 		"HTTP_X_TABS":       "three",
+		"HTTP_X_TIME":       "12:30:45",
+		"HTTP_X_EMPTY":      "",
 	}
 	t.Diff(firstLine(req)+": unexpected values among the HTTP_* keys of the environ", want, pick(environ(t, r, req), keys(want)))
 }
@@ -277,62 +688,61 @@ func checkHost(t *spec.T) {
 }
 
 func checkContentLength(t *spec.T) {
-	c := t.Dial()
-	var b strings.Builder
-	// CRLFs, something that looks like a request, and every byte value: the body is bytes, not lines.
-	b.WriteString("line one\r\n\r\nGET /hello HTTP/1.1\r\n\r\n")
-	for i := range 256 {
-		b.WriteByte(byte(i))
-	}
-	body := b.String()
-	req := request("POST", "/echo", body, "Content-Type: application/octet-stream", "Content-Length: "+strconv.Itoa(len(body)))
-	r := roundTrip(t, c, req, fmt.Sprintf("200 OK with the %d bytes of the body echoed", len(body)))
-	wantStatus(t, r, req, 200)
-	if !wantBody(t, r, req, body) {
-		return
-	}
-
-	// The body must have been read exactly: the next request on the connection is answered normally.
-	empty := request("POST", "/echo", "", "Content-Length: 0")
-	r = roundTrip(t, c, empty, "200 OK with an empty body, on the same connection")
-	wantStatus(t, r, empty, 200)
-	wantBody(t, r, empty, "")
-	next := get("/hello")
-	r = roundTrip(t, c, next, "200 OK with \"Hello, World!\\n\", on the same connection")
-	wantStatus(t, r, next, 200)
-	wantBody(t, r, next, hello)
-	if t.Failed() {
-		return
-	}
-
-	// A body cut short by the client is a bad request, not a shorter body.
-	c = t.Dial()
-	short := request("POST", "/echo", "", "Content-Length: 10") + "abc"
-	t.Expect(short+" (then the client shuts down its side)", "", "a 400: the connection ended 7 bytes before the end of the body")
-	if err := c.SendString(short); err != nil {
-		t.Fatalf("%s: %v", firstLine(short), err)
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatalf("%s: shutting down the sending side: %v", firstLine(short), err)
-	}
-	r, err := c.ReadResponse(answerWait, false)
-	if err != nil {
-		t.Fatalf("%s, then the end of the stream: %v", firstLine(short), err)
-	}
-	if r.Status != 400 {
-		t.Fatalf("%s with 3 bytes of body, then the end of the stream: got %s with body %q, want 400 Bad Request: "+
-			"a body that ends before its Content-Length is incomplete, not shorter", firstLine(short), status(r), r.Body)
-	}
+	t.Run("every byte value, then more requests", func(t *spec.T) {
+		c := t.Dial()
+		var b strings.Builder
+		// CRLFs, something that looks like a request, and every byte value: the body is bytes, not lines.
+		b.WriteString("line one\r\n\r\nGET /hello HTTP/1.1\r\n\r\n")
+		for i := range 256 {
+			b.WriteByte(byte(i))
+		}
+		body := b.String()
+		req := request("POST", "/echo", body, "Content-Type: application/octet-stream", "Content-Length: "+strconv.Itoa(len(body)))
+		r := roundTrip(t, c, req, fmt.Sprintf("200 OK with the %d bytes of the body echoed", len(body)))
+		wantStatus(t, r, req, 200)
+		if !wantBody(t, r, req, body) {
+			return
+		}
+		// The body must have been read exactly: the next request on the connection is answered normally.
+		empty := request("POST", "/echo", "", "Content-Length: 0")
+		r = roundTrip(t, c, empty, "200 OK with an empty body, on the same connection")
+		wantStatus(t, r, empty, 200)
+		wantBody(t, r, empty, "")
+		next := get("/hello")
+		r = roundTrip(t, c, next, "200 OK with \"Hello, World!\\n\", on the same connection")
+		wantStatus(t, r, next, 200)
+		wantBody(t, r, next, hello)
+	})
+	t.Run("3 bytes, then the end of the stream", func(t *spec.T) {
+		// A body cut short by the client is a bad request, not a shorter body.
+		c := t.Dial()
+		short := request("POST", "/echo", "", "Content-Length: 10") + "abc"
+		send(t, c, short, "a 400: the connection ended 7 bytes before the end of the body")
+		if err := c.CloseWrite(); err != nil {
+			t.Fatalf("%s: shutting down the sending side: %v", firstLine(short), err)
+		}
+		r := read(t, c, short, "a 400: the connection ended 7 bytes before the end of the body")
+		if r.Status != 400 {
+			t.Fatalf("%s with 3 bytes of body, then the end of the stream: got %s with body %q, want 400 Bad Request: "+
+				"a body that ends before its Content-Length is incomplete, not shorter", firstLine(short), status(r), r.Body)
+		}
+	})
 }
 
-// chunk is one chunk of a chunked body: its data and the extension after its size.
-type chunk struct{ data, ext string }
+// chunk is one chunk of a chunked body: its data, the extension after its size, and the size as written if
+// not the default upper-case hex.
+type chunk struct{ data, ext, size string }
 
-// chunked encodes chunks with the sizes in upper-case hex, then the trailer lines.
+// chunked encodes chunks with the sizes in upper-case hex (unless a chunk says otherwise), then the trailer
+// lines.
 func chunked(chunks []chunk, trailers ...string) string {
 	var b strings.Builder
 	for _, c := range chunks {
-		fmt.Fprintf(&b, "%X%s\r\n%s\r\n", len(c.data), c.ext, c.data)
+		size := c.size
+		if size == "" {
+			size = fmt.Sprintf("%X", len(c.data))
+		}
+		fmt.Fprintf(&b, "%s%s\r\n%s\r\n", size, c.ext, c.data)
 	}
 	b.WriteString("0\r\n")
 	for _, tr := range trailers {
@@ -345,10 +755,11 @@ func chunked(chunks []chunk, trailers ...string) string {
 func checkChunked(t *spec.T) {
 	c := t.Dial()
 	chunks := []chunk{
-		{"Hello", ";name=value"},
-		{", chunked world", `;quoted="a;b"`},
-		{"\r\n0\r\n\r\n", ""}, // data that looks like the last chunk
-		{"abcdefghijklmnopqrstuvwxyz", ""},
+		{data: "Hello", ext: ";name=value"},
+		{data: ", chunked world", ext: `;quoted="a;b"`},
+		{data: "\r\n0\r\n\r\n"}, // data that looks like the last chunk
+		{data: "abcdefghijklmnopqrstuvwxyz", size: "1a"},
+		{data: "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
 	}
 	var want strings.Builder
 	for _, ch := range chunks {
@@ -366,32 +777,19 @@ func checkChunked(t *spec.T) {
 	r = roundTrip(t, c, next, "200 OK with \"Hello, World!\\n\", on the same connection")
 	wantStatus(t, r, next, 200)
 	wantBody(t, r, next, hello)
-
 }
 
 func checkPipelined(t *spec.T) {
-	c := t.Dial()
-	reqs := []string{
-		get("/hello"),
-		request("POST", "/echo", "first", "Content-Length: 5"),
-		request("POST", "/echo", chunked([]chunk{{"second", ""}}), "Transfer-Encoding: chunked"),
-	}
-	all := strings.Join(reqs, "")
-	send(t, c, all, "three responses, in order: \"Hello, World!\\n\", \"first\", \"second\"")
-	rs, err := c.ReadResponses(len(reqs), answerWait)
-	if err != nil {
-		t.Expect(all, string(c.Buffered()), "three responses, in order")
-		t.Fatalf("three requests sent in one write: %d responses came back, then: %v", len(rs), err)
-	}
-	var raw strings.Builder
-	var bodies []string
-	for _, r := range rs {
-		raw.Write(r.Raw)
-		bodies = append(bodies, string(r.Body))
-	}
-	t.Expect(all, raw.String(), "three responses, in order")
-	t.Diff("the bodies of the three responses are wrong or out of order", []string{hello, "first", "second"}, bodies)
-	wantQuiet(t, c, "the three responses")
+	t.Run("three GETs in one write", func(t *spec.T) {
+		pipeline(t, []string{get("/hello"), get("/hello"), get("/hello")}, []string{hello, hello, hello})
+	})
+	t.Run("a Content-Length body, then a GET", func(t *spec.T) {
+		pipeline(t, []string{request("POST", "/echo", "first", "Content-Length: 5"), get("/hello")}, []string{"first", hello})
+	})
+	t.Run("a chunked body, then a GET", func(t *spec.T) {
+		pipeline(t, []string{request("POST", "/echo", chunked([]chunk{{data: "second"}}), "Transfer-Encoding: chunked"), get("/hello")},
+			[]string{"second", hello})
+	})
 }
 
 func checkKeepAlive(t *spec.T) {
@@ -414,12 +812,22 @@ func checkKeepAlive(t *spec.T) {
 }
 
 func checkConnectionClose(t *spec.T) {
-	c := t.Dial()
-	req := get("/hello", "Connection: close")
-	r := roundTrip(t, c, req, "200 OK with Connection: close, then the server closes the connection")
-	wantStatus(t, r, req, 200)
-	wantBody(t, r, req, hello)
-	wantClose(t, c, r, req)
+	cases := []struct{ name, req string }{
+		{"Connection: close", get("/hello", "Connection: close")},
+		{"Connection: Close", get("/hello", "Connection: Close")},
+		{"Connection: keep-alive, close", get("/hello", "Connection: keep-alive, close")},
+		{"close in a second Connection field", get("/hello", "Connection: keep-alive", "Connection: close")},
+		{"HTTP/1.0 with Connection: keep-alive, close", "GET /hello HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *spec.T) {
+			c := t.Dial()
+			r := roundTrip(t, c, tc.req, "200 OK with Connection: close, then the server closes the connection")
+			wantStatus(t, r, tc.req, 200)
+			wantBody(t, r, tc.req, hello)
+			wantClose(t, c, r, tc.req)
+		})
+	}
 }
 
 func checkHTTP10(t *spec.T) {
@@ -475,15 +883,21 @@ func checkHead(t *spec.T) {
 			t.Errorf("%s: %s is %q, but GET says %q: HEAD must send the headers GET would", firstLine(headReq), name, h.Get(name), want)
 		}
 	}
+	afterHead(t, c)
+}
+
+// afterHead checks that nothing follows the response to a HEAD request on c, and that c then carries a GET.
+func afterHead(t *spec.T, c *harness.Conn) {
 	if err := c.ExpectQuiet(quietWait); err != nil {
 		if len(c.Buffered()) > 0 {
-			t.Fatalf("after the HEAD response: %v; a HEAD response has no body: the client reads the bytes after its headers as the next response", err)
+			t.Fatalf("after the HEAD response: %v; a HEAD response has no body, streamed or not: the client reads the bytes after its headers as the next response", err)
 		}
 		t.Fatalf("after the HEAD response: %v", err)
 	}
-	r := roundTrip(t, c, getReq, "200 OK on the same connection after the HEAD")
-	wantStatus(t, r, getReq, 200)
-	wantBody(t, r, getReq, hello)
+	next := get("/hello")
+	r := roundTrip(t, c, next, "200 OK on the same connection after the HEAD")
+	wantStatus(t, r, next, 200)
+	wantBody(t, r, next, hello)
 }
 
 // checkEnviron returns the check of spec 1.11, which expects the wsgi.* flags in wsgi (none if nil).
@@ -529,13 +943,21 @@ func checkEnviron(wsgi map[string]string) func(t *spec.T) {
 			}
 			t.Diff(firstLine(req)+": unexpected values among the environ keys checked", want, pick(env, keys(want)))
 		})
-		t.Run("a space in the path", func(t *spec.T) {
-			req := get("/no%20such%20page")
-			r := roundTrip(t, t.Dial(), req, "404 Not Found, naming the decoded path \"/no such page\"")
+		t.Run("a path decoded once", func(t *spec.T) {
+			// %2520 is "%20" encoded: decoded once, the path keeps a "%20".
+			req := get("/no%20such%2520page")
+			r := roundTrip(t, t.Dial(), req, `404 Not Found, naming the path decoded once: "/no such%20page"`)
 			wantStatus(t, r, req, 404)
-			if !strings.Contains(string(r.Body), "/no such page") {
-				t.Errorf("%s: the app saw the path %q, want it decoded: \"/no such page\"", firstLine(req), strings.TrimSpace(string(r.Body)))
+			if !strings.HasSuffix(strings.TrimSpace(string(r.Body)), " /no such%20page") {
+				t.Errorf("%s: the app answered %q, want the path decoded once: %q", firstLine(req), strings.TrimSpace(string(r.Body)), "/no such%20page")
 			}
+		})
+		t.Run("an absolute-form target", func(t *spec.T) {
+			req := "GET http://127.0.0.1:" + port + "/env?x=1 HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n"
+			r := roundTrip(t, t.Dial(), req, "200 OK and the environ of /env?x=1: a server must accept the absolute form")
+			wantStatus(t, r, req, 200)
+			want := map[string]string{"PATH_INFO": "/env", "QUERY_STRING": "x=1"}
+			t.Diff(firstLine(req)+": unexpected values among the environ keys checked", want, pick(environ(t, r, req), keys(want)))
 		})
 	}
 }
@@ -547,23 +969,27 @@ func splitPort(addr string) (host, port string) {
 }
 
 func checkAppError(t *spec.T) {
-	c := t.Dial()
-	req := get("/error")
-	r := roundTrip(t, c, req, "500 Internal Server Error")
-	wantStatus(t, r, req, 500)
-	c.Close() // a blocking server would wait on it before taking the next connection
+	for _, path := range []string{"/error", "/panic"} {
+		t.Run("GET "+path, func(t *spec.T) {
+			c := t.Dial()
+			req := get(path)
+			r := roundTrip(t, c, req, "500 Internal Server Error")
+			wantStatus(t, r, req, 500)
+			c.Close() // a blocking server would wait on it before taking the next connection
 
-	next := get("/hello")
-	r = roundTrip(t, t.Dial(), next, "200 OK on a new connection: the server survived the app's failure")
-	wantStatus(t, r, next, 200)
-	wantBody(t, r, next, hello)
+			next := get("/hello")
+			r = roundTrip(t, t.Dial(), next, "200 OK on a new connection: the server survived the app's failure")
+			wantStatus(t, r, next, 200)
+			wantBody(t, r, next, hello)
+		})
+	}
 }
 
 func checkMalformed(t *spec.T) {
 	// CRLFs after the garbage make sure the server has whole lines to refuse, not a line it waits to finish.
 	garbage := string(harness.Garbage(256, t.Seed())) + "\r\n\r\n"
 	cases := []struct{ name, req string }{
-		{fmt.Sprintf("garbage bytes (seed %d)", t.Seed()), garbage},
+		{"garbage bytes", garbage},
 		{"a request line without a version", "GET /hello\r\n" + hostHeader + "\r\n"},
 		{"a bad version", "GET /hello HTTP/1.x\r\n" + hostHeader + "\r\n"},
 		{"a header line without a colon", "GET /hello HTTP/1.1\r\n" + hostHeader + "X-No-Colon value\r\n\r\n"},
@@ -571,6 +997,9 @@ func checkMalformed(t *spec.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *spec.T) {
+			if tc.req == garbage {
+				t.Logf("256 random bytes of seed %d (-seed %d sends the same)", t.Seed(), t.Seed())
+			}
 			c := t.Dial()
 			r := roundTrip(t, c, tc.req, "400 Bad Request (or another 4xx) with Connection: close, then the close")
 			wantClientError(t, r, tc.req)
@@ -594,33 +1023,43 @@ func refused(t *spec.T, req string, code int, want string) {
 }
 
 func checkLongLine(t *spec.T) {
-	req := get("/" + strings.Repeat("a", 9000))
-	refused(t, req, 414, "414 URI Too Long")
+	t.Run("a line just over 8 KiB", func(t *spec.T) {
+		req := get("/" + strings.Repeat("a", 8200)) // 8214 bytes without the CRLF
+		refused(t, req, 414, "414 URI Too Long")
+	})
+	t.Run("a line that never ends", func(t *spec.T) {
+		endless(t, "GET /", 414, "414 URI Too Long as soon as the line passes 8 KiB")
+	})
 }
 
 func checkManyHeaders(t *spec.T) {
 	var hs []string
-	for i := range 150 {
+	for i := range 100 {
 		hs = append(hs, fmt.Sprintf("X-Field-%d: 1", i+1))
 	}
-	// 151 fields in about 2 KiB: over the count limit, under the size limit.
-	refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (151 fields, over the limit of 100)")
+	// 101 fields in about 1.5 KiB: one over the count limit, under the size limit.
+	refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (101 fields, one over the limit of 100)")
 }
 
 func checkBigHeaders(t *spec.T) {
-	var hs []string
-	for i := range 20 {
-		hs = append(hs, fmt.Sprintf("X-Big-%d: %s", i+1, strings.Repeat("0", 500)))
-	}
-	// 21 fields in about 10 KiB: under the count limit, over the size limit.
-	refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (about 10 KiB of headers, over the limit of 8 KiB)")
+	t.Run("17 fields of 500 bytes", func(t *spec.T) {
+		var hs []string
+		for i := range 17 {
+			hs = append(hs, fmt.Sprintf("X-Big-%d: %s", i+1, strings.Repeat("0", 500)))
+		}
+		// 18 fields in about 8.5 KiB: under the count limit, over the size limit however the line ends are counted.
+		refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (about 8.5 KiB of headers, over the limit of 8 KiB)")
+	})
+	t.Run("a field line that never ends", func(t *spec.T) {
+		endless(t, "GET /hello HTTP/1.1\r\n"+hostHeader+"X-Endless: ", 431, "431 Request Header Fields Too Large as soon as the section passes 8 KiB")
+	})
 }
 
 func checkBodyLimit(t *spec.T) {
 	t.Run("by Content-Length", func(t *spec.T) {
 		c := t.Dial()
-		req := request("POST", "/echo", "", fmt.Sprintf("Content-Length: %d", 2*maxBody1))
-		send(t, c, req, "413 Content Too Large at once, before any body byte is sent")
+		req := request("POST", "/echo", "", fmt.Sprintf("Content-Length: %d", maxBody1+1))
+		send(t, c, req, "413 Content Too Large at once, before any body byte is sent: one byte over -max-body")
 		r, err := c.ReadResponse(answerWait, false)
 		var re *harness.ReadError
 		if errors.As(err, &re) && re.Timeout() && len(re.Got) == 0 {
@@ -633,6 +1072,15 @@ func checkBodyLimit(t *spec.T) {
 		t.Expect(req, string(r.Raw), "413 Content Too Large")
 		wantStatus(t, r, req, 413)
 		closeSaysSo(t, c, r, req)
+	})
+	t.Run("the refused body is not read as a request", func(t *spec.T) {
+		c := t.Dial()
+		// The first bytes of the refused body look like a request: a server that goes on reading the
+		// connection after the 413 answers them.
+		req := request("POST", "/echo", get("/pid"), fmt.Sprintf("Content-Length: %d", 2*maxBody1))
+		r := roundTrip(t, c, req, "413 Content Too Large, then nothing more: no answer to the start of the body")
+		wantStatus(t, r, req, 413)
+		wantNoMore(t, c, "the 413")
 	})
 	t.Run("chunked", func(t *spec.T) {
 		c := t.Dial()
@@ -648,25 +1096,26 @@ func checkBodyLimit(t *spec.T) {
 			r, err := c.ReadResponse(10*time.Second, false)
 			answered <- answer{r, err}
 		}()
+		// -max-body in chunks of 64 KiB, then one byte more.
 		data := strings.Repeat("x", 64<<10)
 		piece := fmt.Sprintf("%X\r\n%s\r\n", len(data), data)
 		total := 0
 		err := c.SendString(head)
-		for ; err == nil && total < 3*maxBody1/2; total += len(data) {
+		for ; err == nil && total < maxBody1; total += len(data) {
 			err = c.SendString(piece)
 		}
 		if err == nil {
-			err = c.SendString("0\r\n\r\n")
+			err = c.SendString("1\r\nx\r\n0\r\n\r\n")
 		}
 		want := fmt.Sprintf("413 Content Too Large once the body passes -max-body (%d bytes)", maxBody1)
 		a := <-answered
-		sent := fmt.Sprintf("%s%X\r\nxxxx... (%d chunks of %d bytes)", head, len(data), total/len(data), len(data))
+		sent := fmt.Sprintf("%s%X\r\nxxxx... (%d chunks of %d bytes, then one of 1 byte)", head, len(data), total/len(data), len(data))
 		if a.err != nil {
 			t.Expect(sent, "", want)
 			if err != nil {
-				t.Fatalf("%s with a %d-byte chunked body: sending stopped (%v), and no 413 came: %v", firstLine(head), 3*maxBody1/2, err, a.err)
+				t.Fatalf("%s with a %d-byte chunked body: sending stopped (%v), and no 413 came: %v", firstLine(head), maxBody1+1, err, a.err)
 			}
-			t.Fatalf("%s with a %d-byte chunked body: %v", firstLine(head), 3*maxBody1/2, a.err)
+			t.Fatalf("%s with a %d-byte chunked body: %v", firstLine(head), maxBody1+1, a.err)
 		}
 		t.Expect(sent, string(a.r.Raw), want)
 		wantStatus(t, a.r, head, 413)
@@ -674,8 +1123,17 @@ func checkBodyLimit(t *spec.T) {
 }
 
 func checkUnknownCoding(t *spec.T) {
-	req := request("POST", "/echo", chunked([]chunk{{"hello", ""}}), "Transfer-Encoding: frobnicate, chunked")
-	refused(t, req, 501, "501 Not Implemented: frobnicate is no transfer coding the server knows")
+	t.Run("frobnicate, chunked", func(t *spec.T) {
+		req := request("POST", "/echo", chunked([]chunk{{data: "hello"}}), "Transfer-Encoding: frobnicate, chunked")
+		refused(t, req, 501, "501 Not Implemented: frobnicate is no transfer coding the server knows")
+	})
+	t.Run("chunked, then frobnicate in a second field", func(t *spec.T) {
+		c := t.Dial()
+		req := request("POST", "/echo", chunked([]chunk{{data: "hello"}}), "Transfer-Encoding: chunked", "Transfer-Encoding: frobnicate") + get("/hello")
+		r := roundTrip(t, c, req, "501 Not Implemented (or 400 Bad Request) with Connection: close, then the close: the last coding is frobnicate")
+		wantStatusIn(t, r, req, 501, 400)
+		wantClose(t, c, r, req)
+	})
 }
 
 func checkSmuggling(t *spec.T) {
@@ -714,6 +1172,34 @@ func checkIdleTimeout(t *spec.T) {
 }
 
 func checkSlowloris(t *spec.T) {
+	t.Run("a slowloris head", cutOff)
+	t.Run("a pause, then a head in pieces", func(t *spec.T) {
+		// The head starts 500 ms after the connection and ends 600 ms later: 1.1 s after the connection,
+		// 0.6 s after its first byte (-header-timeout is 1s).
+		const pause, every = 500 * time.Millisecond, 300 * time.Millisecond
+		pieces := []string{"GET /hello HTTP/1.1\r\n", hostHeader, "\r\n"}
+		c := t.Dial()
+		req := strings.Join(pieces, "")
+		want := "200 OK: the head came whole 0.6 s after its first byte, within -header-timeout (1s)"
+		t.Expect(req+fmt.Sprintf(" (in %d pieces %v apart, the first %v after the connection)", len(pieces), every, pause), "", want)
+		time.Sleep(pause)
+		for i, p := range pieces {
+			if i > 0 {
+				time.Sleep(every)
+			}
+			if err := c.SendString(p); err != nil {
+				t.Fatalf("%s, sent in %d pieces %v apart after a pause of %v: piece %d: %v", firstLine(req), len(pieces), every, pause, i+1, err)
+			}
+		}
+		r := read(t, c, req, want)
+		wantStatus(t, r, req, 200)
+		wantBody(t, r, req, hello)
+	})
+}
+
+// cutOff trickles a request head two bytes every 200 ms and checks that the server closes the connection
+// within a few header timeouts.
+func cutOff(t *spec.T) {
 	const limit = 3500 * time.Millisecond // -header-timeout is 1s
 	c := t.Dial()
 	// Two bytes every 200 ms: 10 bytes a second, so the head would take over 20 s to arrive.
@@ -795,6 +1281,500 @@ func checkSlowReader(t *spec.T) {
 	default:
 		t.Fatalf("%s: %v", firstLine(req), err)
 	}
+}
+
+// pipeline sends reqs in one write on a new connection and checks that the responses have the bodies want,
+// in order, and that nothing follows them.
+func pipeline(t *spec.T, reqs []string, want []string) {
+	c := t.Dial()
+	all := strings.Join(reqs, "")
+	expected := fmt.Sprintf("%d responses, in order, with the bodies %q", len(want), want)
+	send(t, c, all, expected)
+	rs, err := c.ReadResponses(len(want), answerWait)
+	if err != nil {
+		t.Expect(all, string(c.Buffered()), expected)
+		t.Fatalf("%d requests sent in one write: %d responses came back, then: %v", len(reqs), len(rs), err)
+	}
+	var raw strings.Builder
+	var bodies []string
+	for _, r := range rs {
+		raw.Write(r.Raw)
+		bodies = append(bodies, string(r.Body))
+	}
+	t.Expect(all, raw.String(), expected)
+	if t.Diff(fmt.Sprintf("the bodies of the %d responses are wrong or out of order", len(want)), want, bodies) {
+		wantQuiet(t, c, fmt.Sprintf("the %d responses", len(want)))
+	}
+}
+
+// endless sends head, then a line of 64 KiB that never ends, and checks that the server answers code at once:
+// a server that reads the whole line before it counts waits for an end that never comes.
+func endless(t *spec.T, head string, code int, want string) {
+	c := t.Dial()
+	line := head + strings.Repeat("a", 64<<10)
+	t.Expect(line+" (and no end of line)", "", want)
+	// The server may answer and close before it has read all: send in the background, and read.
+	go c.SendString(line)
+	r, err := c.ReadResponse(answerWait, false)
+	var re *harness.ReadError
+	switch {
+	case errors.As(err, &re) && len(re.Got) == 0:
+		t.Fatalf("%s... (64 KiB without an end of line): no answer (%v): count the bytes as they come and answer %d "+
+			"as soon as the limit is passed, without waiting for the end of the line", firstLine(head), err, code)
+	case err != nil:
+		t.Fatalf("%s... (64 KiB without an end of line): %v", firstLine(head), err)
+	}
+	t.Expect(line+" (and no end of line)", string(r.Raw), want)
+	wantStatus(t, r, head, code)
+}
+
+// smuggled is a request hidden in a body: a server that reads the body as the next request answers it.
+const smuggled = "GET /pid HTTP/1.1\r\n" + hostHeader + "\r\n"
+
+func checkUnreadBody(t *spec.T) {
+	cases := []struct {
+		name, req string
+		code      int
+	}{
+		{"POST /hello with a body: 405", request("POST", "/hello", smuggled, fmt.Sprintf("Content-Length: %d", len(smuggled))), 405},
+		{"GET /hello with a body", request("GET", "/hello", smuggled, fmt.Sprintf("Content-Length: %d", len(smuggled))), 200},
+		{"GET /hello with a chunked body", request("GET", "/hello", chunked([]chunk{{data: smuggled}}), "Transfer-Encoding: chunked"), 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *spec.T) {
+			c := t.Dial()
+			all := tc.req + get("/hello")
+			want := fmt.Sprintf("%d %s to the first request (whose body the app does not read), then 200 OK with \"Hello, World!\\n\" "+
+				"to the GET after it, or a close after the first response", tc.code, harness.Reason(tc.code))
+			send(t, c, all, want)
+			r := read(t, c, all, want)
+			wantStatus(t, r, tc.req, tc.code)
+			if r.HasToken("Connection", "close") {
+				if err := c.ExpectClosed(closeWait); err != nil {
+					t.Errorf("%s: the response says Connection: close, but: %v", firstLine(tc.req), err)
+				}
+				return
+			}
+			next := read(t, c, all, want)
+			if next.Status != 200 || string(next.Body) != hello {
+				t.Fatalf("the GET /hello after %s got %s %q, not \"Hello, World!\\n\": the body of the first request, which the app "+
+					"did not read, was taken for the next request (here GET /pid); skip what the app leaves of a body",
+					firstLine(tc.req), status(next), clip(next.Body))
+			}
+			wantQuiet(t, c, "the two responses")
+		})
+	}
+}
+
+// clip shortens a body for a message.
+func clip(b []byte) string {
+	if len(b) > 60 {
+		return string(b[:60]) + "..."
+	}
+	return string(b)
+}
+
+// refusedFraming sends req (a request whose framing is invalid, then a GET) and checks that the answer is one
+// of codes with Connection: close, then the close: whichever way the body might be framed, nothing after the
+// head may be read as a request.
+func refusedFraming(t *spec.T, req string, codes ...int) {
+	c := t.Dial()
+	var want []string
+	for _, code := range codes {
+		want = append(want, fmt.Sprintf("%d %s", code, harness.Reason(code)))
+	}
+	r := roundTrip(t, c, req, strings.Join(want, " or ")+" with Connection: close, then the close; no answer to the GET after the body")
+	wantStatusIn(t, r, req, codes...)
+	wantClose(t, c, r, req)
+}
+
+func checkBadLength(t *spec.T) {
+	cases := []struct {
+		name, value, body string
+		codes             []int
+	}{
+		{"+5", "+5", "hello", []int{400}},
+		// A server that takes -1 for "no length" may frame the body as chunked.
+		{"-1", "-1", chunked([]chunk{{data: "hello"}}), []int{400}},
+		{"0x5", "0x5", "hello", []int{400}},
+		{"a list with +5", "5, +5", "hello", []int{400}},
+		// 2^64 + 5: a digit loop that overflows a 64-bit integer reads it as 5.
+		{"a length of 20 digits", "18446744073709551621", "hello", []int{400, 413}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *spec.T) {
+			refusedFraming(t, request("POST", "/echo", tc.body, "Content-Length: "+tc.value)+get("/hello"), tc.codes...)
+		})
+	}
+}
+
+func checkBadChunks(t *spec.T) {
+	cases := []struct {
+		name, body string
+		codes      []int
+	}{
+		{"a size of 0x5", "0x5\r\nhello\r\n0\r\n\r\n", []int{400}},
+		{"data not followed by CRLF", "5\r\nhello!!0\r\n\r\n", []int{400}},
+		// 2^64 + 5: a hex loop that overflows a 64-bit integer reads it as 5.
+		{"a size of 17 hex digits", "10000000000000005\r\nhello\r\n0\r\n\r\n", []int{400, 413}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *spec.T) {
+			refusedFraming(t, request("POST", "/echo", tc.body, "Transfer-Encoding: chunked")+get("/hello"), tc.codes...)
+		})
+	}
+}
+
+func checkFramingCase(t *spec.T) {
+	cases := []struct{ name, req string }{
+		{"content-length in lower case", request("POST", "/echo", "hello", "content-length: 5")},
+		{"TRANSFER-ENCODING: Chunked", request("POST", "/echo", chunked([]chunk{{data: "hello"}}), "TRANSFER-ENCODING: Chunked")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *spec.T) {
+			pipeline(t, []string{tc.req, get("/hello")}, []string{"hello", hello})
+		})
+	}
+	t.Run("POST without a length", func(t *spec.T) {
+		c := t.Dial()
+		req := "POST /echo HTTP/1.1\r\n" + hostHeader + "\r\n"
+		r := roundTrip(t, c, req, "200 OK with an empty body at once (or 411 Length Required): a request without Content-Length or Transfer-Encoding has no body")
+		wantStatusIn(t, r, req, 200, 411)
+		if r.Status == 200 {
+			wantBody(t, r, req, "")
+		}
+	})
+}
+
+func checkUnderLimits(t *spec.T) {
+	long := func(name, header string, n int) {
+		t.Run(name, func(t *spec.T) {
+			value := strings.Repeat("q", n)
+			target, key, want := "/env?q="+value, "QUERY_STRING", "q="+value
+			var hs []string
+			if header != "" {
+				target, key, want = "/env", "HTTP_X_LONG", value
+				hs = append(hs, header+": "+value)
+			}
+			req := get(target, hs...)
+			r := roundTrip(t, t.Dial(), req, fmt.Sprintf("200 OK and the environ, with %s of %d bytes", key, len(want)))
+			wantStatus(t, r, req, 200)
+			if got := environ(t, r, req)[key]; got != want {
+				t.Errorf("%s: %s has %d bytes, want the %d sent", firstLine(req), key, len(got), len(want))
+			}
+		})
+	}
+	// 7600 bytes: longer than a 4 KiB read buffer, under the 8 KiB limits however they are counted.
+	long("a 7.5 KiB request line", "", 7600)
+	long("a 7.5 KiB header field", "X-Long", 7600)
+	t.Run("100 header fields", func(t *spec.T) {
+		var hs []string
+		for i := range 99 {
+			hs = append(hs, fmt.Sprintf("X-Field-%d: 1", i+1))
+		}
+		req := get("/hello", hs...)
+		r := roundTrip(t, t.Dial(), req, "200 OK: 100 fields (Host and 99 more) are the most allowed, not too many")
+		wantStatus(t, r, req, 200)
+	})
+	body := strings.Repeat("m", maxBody1)
+	bodies := []struct{ name, req string }{
+		{"a body of -max-body bytes", request("POST", "/echo", body, fmt.Sprintf("Content-Length: %d", maxBody1))},
+		{"a chunked body of -max-body bytes", request("POST", "/echo",
+			chunked(slices.Repeat([]chunk{{data: body[:maxBody1/16]}}, 16)), "Transfer-Encoding: chunked")},
+	}
+	for _, tc := range bodies {
+		t.Run(tc.name, func(t *spec.T) {
+			c := t.Dial()
+			want := fmt.Sprintf("200 OK with the %d bytes echoed: -max-body (%d) is the largest body allowed", maxBody1, maxBody1)
+			t.Expect(tc.req[:strings.Index(tc.req, "\r\n\r\n")+4]+"mmmm...", "", want)
+			if err := c.SendString(tc.req); err != nil {
+				t.Fatalf("%s with a body of %d bytes: %v", firstLine(tc.req), maxBody1, err)
+			}
+			r, err := c.ReadResponse(answerWait, false)
+			if err != nil {
+				t.Fatalf("%s with a body of %d bytes: %v", firstLine(tc.req), maxBody1, err)
+			}
+			head, _, _ := strings.Cut(string(r.Raw), "\r\n\r\n")
+			t.Expect(tc.req[:strings.Index(tc.req, "\r\n\r\n")+4]+"mmmm...", head+"\r\n\r\n...", want)
+			wantStatus(t, r, tc.req, 200)
+			if string(r.Body) != body {
+				t.Errorf("%s: the echo has %d bytes, not the %d sent", firstLine(tc.req), len(r.Body), maxBody1)
+			}
+		})
+	}
+}
+
+// alphabet returns the first n bytes of the body /stream and /big send: 'a' to 'z', repeated.
+func alphabet(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	return string(b)
+}
+
+// chunkSizes returns the sizes of the chunks of the chunked body in raw, a whole response the strict parser
+// accepted, the last (0) chunk left out.
+func chunkSizes(raw []byte) []int64 {
+	_, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+	var sizes []int64
+	for {
+		line, rest, _ := strings.Cut(body, "\r\n")
+		hex, _, _ := strings.Cut(line, ";")
+		n, err := strconv.ParseInt(strings.TrimSpace(hex), 16, 64)
+		if err != nil || n == 0 || int64(len(rest)) < n+2 {
+			return sizes
+		}
+		sizes = append(sizes, n)
+		body = rest[n+2:]
+	}
+}
+
+// The stream that spec 1.30 times: its first chunk must arrive well before its last is made.
+const (
+	streamChunks = 3
+	streamGap    = 500 * time.Millisecond
+	// streamSpread is how far apart the first and last body bytes must arrive, of the (streamChunks-1) *
+	// streamGap the app takes between its first chunk and its last: half, so that a loaded machine that
+	// delays the first chunk does not fail a server that streams, while one that holds the body back until
+	// the end never comes close.
+	streamSpread = (streamChunks - 1) * streamGap / 2
+)
+
+func checkStream(t *spec.T) {
+	const target = "/stream?chunks=3&bytes=20"
+	body := alphabet(60)
+	t.Run("HTTP/1.1: chunked", func(t *spec.T) {
+		c := t.Dial()
+		req := get(target)
+		r := roundTrip(t, c, req, "200 OK with Transfer-Encoding: chunked, no Content-Length, and the 60 bytes in chunks")
+		wantStatus(t, r, req, 200)
+		if !r.Chunked {
+			t.Errorf("%s: the body is not chunked (Transfer-Encoding is %q, Content-Length %q): a body whose length the app "+
+				"does not give is sent chunked to an HTTP/1.1 client", firstLine(req), r.Get("Transfer-Encoding"), r.Get("Content-Length"))
+		}
+		if cl := r.Get("Content-Length"); cl != "" {
+			t.Errorf("%s: the response has Content-Length %q besides chunked", firstLine(req), cl)
+		}
+		wantBody(t, r, req, body)
+		if r.Chunked {
+			sizes := chunkSizes(r.Raw)
+			t.Logf("chunk sizes: %v", sizes)
+		}
+		if t.Failed() {
+			return
+		}
+		next := get("/hello")
+		r = roundTrip(t, c, next, "200 OK on the same connection: the chunked body ended with its 0-size chunk, and nothing followed it")
+		wantStatus(t, r, next, 200)
+		wantBody(t, r, next, hello)
+	})
+	t.Run("HTTP/1.1: each chunk as it is made", func(t *spec.T) {
+		c := t.Dial()
+		req := get(fmt.Sprintf("/stream?chunks=%d&bytes=10&ms=%d", streamChunks, streamGap.Milliseconds()))
+		want := fmt.Sprintf("200 OK, chunked, its %d chunks arriving %v apart as the app makes them", streamChunks, streamGap)
+		send(t, c, req, want)
+		r := readTimed(t, c, req, want, time.Now())
+		wantStatus(t, r.Response, req, 200)
+		wantBody(t, r.Response, req, alphabet(10*streamChunks))
+		spread := r.complete - r.firstBody
+		t.Logf("first body bytes after %v, the last after %v", r.firstBody.Round(time.Millisecond), r.complete.Round(time.Millisecond))
+		if spread < streamSpread {
+			t.Errorf("%s: the body arrived all at once, %v after the request (its first bytes only %v before its last), though the app "+
+				"took %v between its first chunk and its last: the server held the chunks back instead of sending each as it was made",
+				firstLine(req), r.complete.Round(time.Millisecond), spread.Round(time.Millisecond), (streamChunks-1)*streamGap)
+		}
+	})
+	for _, tc := range []struct{ name, conn string }{
+		{"HTTP/1.0: until the close", ""},
+		{"HTTP/1.0 keep-alive: until the close", "Connection: keep-alive\r\n"},
+	} {
+		t.Run(tc.name, func(t *spec.T) {
+			c := t.Dial()
+			req := "GET " + target + " HTTP/1.0\r\n" + tc.conn + "\r\n"
+			r := roundTrip(t, c, req, "200 OK, not chunked, with the 60 bytes, and the close after them")
+			wantStatus(t, r, req, 200)
+			if r.Chunked || r.Get("Transfer-Encoding") != "" {
+				t.Fatalf("%s: the response has Transfer-Encoding %q, which an HTTP/1.0 client does not know: it would take the "+
+					"chunk sizes for data", firstLine(req), r.Get("Transfer-Encoding"))
+			}
+			wantBody(t, r, req, body)
+			if r.Get("Content-Length") != "" {
+				return // the server knew the length after all: nothing more to check
+			}
+			if r.HasToken("Connection", "keep-alive") {
+				t.Errorf("%s: the response says Connection: keep-alive, but has no length: its body can only end with the close", firstLine(req))
+			}
+			if err := c.ExpectClosed(closeWait); err != nil {
+				t.Errorf("%s: a body without a length ends when the connection closes: %v", firstLine(req), err)
+			}
+		})
+	}
+	t.Run("HEAD: no body", func(t *spec.T) {
+		c := t.Dial()
+		req := request("HEAD", target, "")
+		r := roundTrip(t, c, req, "200 OK and no body at all, not even a chunk")
+		wantStatus(t, r, req, 200)
+		afterHead(t, c)
+	})
+}
+
+// continueWait is how long a client that sent Expect: 100-continue waits for 100 Continue. curl waits 1 s,
+// then sends the body anyway; the grader waits longer, for a loaded machine.
+const continueWait = 2 * time.Second
+
+func checkExpect(t *spec.T) {
+	const body = "hello world"
+	for _, expect := range []string{"100-continue", "100-Continue"} {
+		name := "the client waits for 100 Continue"
+		if expect != "100-continue" {
+			name = "100-Continue in another case"
+		}
+		t.Run(name, func(t *spec.T) {
+			c := t.Dial()
+			head := request("POST", "/echo", "", "Expect: "+expect, fmt.Sprintf("Content-Length: %d", len(body)))
+			send(t, c, head, "HTTP/1.1 100 Continue at once, before the body is sent")
+			r, err := c.ReadResponse(continueWait, false)
+			var re *harness.ReadError
+			switch {
+			case errors.As(err, &re) && re.Timeout():
+				t.Expect(head, string(re.Got), "HTTP/1.1 100 Continue at once, before the body is sent")
+				t.Fatalf("%s with Expect: %s: no 100 Continue within %v; the client waits for it before sending its body "+
+					"(curl gives up after 1 s, other clients wait longer)", firstLine(head), expect, continueWait)
+			case err != nil:
+				t.Fatalf("%s with Expect: %s: %v", firstLine(head), expect, err)
+			}
+			t.Expect(head, string(r.Raw), "HTTP/1.1 100 Continue at once, before the body is sent")
+			if r.Status != 100 {
+				t.Fatalf("%s with Expect: %s: got %s before the body was sent, want 100 Continue", firstLine(head), expect, status(r))
+			}
+			send(t, c, body, "200 OK with the body echoed, after the 100 Continue")
+			r = read(t, c, head+body, "200 OK with the body echoed, after the 100 Continue")
+			wantStatus(t, r, head, 200)
+			wantBody(t, r, head, body)
+		})
+	}
+	t.Run("the body sent at once", func(t *spec.T) {
+		c := t.Dial()
+		req := request("POST", "/echo", body, "Expect: 100-continue", fmt.Sprintf("Content-Length: %d", len(body))) + get("/hello")
+		want := "maybe 100 Continue, then 200 OK with the body echoed, then 200 OK to the GET, and nothing more"
+		send(t, c, req, want)
+		r := read(t, c, req, want)
+		if r.Status == 100 {
+			r = read(t, c, req, want)
+		}
+		wantStatus(t, r, req, 200)
+		wantBody(t, r, req, body)
+		next := read(t, c, req, want)
+		wantStatus(t, next, "GET /hello HTTP/1.1", 200)
+		wantBody(t, next, "GET /hello HTTP/1.1", hello)
+		wantQuiet(t, c, "the two responses")
+	})
+	t.Run("an unknown expectation", func(t *spec.T) {
+		req := request("POST", "/echo", "hello", "Expect: something-else", "Content-Length: 5")
+		refused(t, req, 417, "417 Expectation Failed")
+	})
+	for _, tc := range []struct{ name, expect string }{
+		{"HTTP/1.0: 100-continue ignored", "100-continue"},
+		{"HTTP/1.0: an unknown expectation ignored", "something-else"},
+	} {
+		t.Run(tc.name, func(t *spec.T) {
+			req := "POST /echo HTTP/1.0\r\nExpect: " + tc.expect + "\r\nContent-Length: 5\r\n\r\nhello"
+			r := roundTrip(t, t.Dial(), req, "200 OK with the body echoed, and no 1xx or 417 before it: Expect means nothing in HTTP/1.0")
+			wantStatus(t, r, req, 200)
+			wantBody(t, r, req, "hello")
+		})
+	}
+}
+
+func checkResets(t *spec.T) {
+	served := func(t *spec.T, after string) {
+		next := get("/hello")
+		r := roundTrip(t, t.Dial(), next, "200 OK on a new connection, after "+after)
+		wantStatus(t, r, next, 200)
+		wantBody(t, r, next, hello)
+	}
+	t.Run("a reset in the head", func(t *spec.T) {
+		req := get("/hello", "X-Pad: "+strings.Repeat("p", 200))
+		t.Expect(req[:len(req)/2]+" (then RST)", "", "the server drops the connection and serves the next one")
+		if err := harness.ResetMidRequest(t.Addr(), []byte(req)); err != nil {
+			t.Fatalf("%v", err)
+		}
+		served(t, "a client reset the connection in the middle of its head")
+	})
+	t.Run("a reset in the body", func(t *spec.T) {
+		req := request("POST", "/echo", strings.Repeat("b", 2000), "Content-Length: 2000")
+		t.Expect(req[:len(req)/2]+" (then RST)", "", "the server drops the connection and serves the next one")
+		if err := harness.ResetMidRequest(t.Addr(), []byte(req)); err != nil {
+			t.Fatalf("%v", err)
+		}
+		served(t, "a client reset the connection in the middle of its body")
+	})
+	t.Run("a reset in the response", func(t *spec.T) {
+		const size, after = 64 << 20, 64 << 10
+		req := get(fmt.Sprintf("/big?bytes=%d", size))
+		t.Expect(req, fmt.Sprintf("(%d bytes of the response, then RST)", after), "the server stops writing, drops the connection and serves the next one")
+		if _, err := harness.ResetMidResponse(t.Addr(), []byte(req), after, answerWait); err != nil {
+			t.Fatalf("%v", err)
+		}
+		served(t, "a client reset the connection in the middle of a response")
+	})
+}
+
+func checkSilent(t *spec.T) {
+	const tooSoon, tooLate = 500 * time.Millisecond, 3500 * time.Millisecond // -header-timeout is 1s
+	silent := t.Dial()
+	start := time.Now()
+	// A client behind the silent one: a blocking server serves it once the silent one is closed.
+	c := t.Dial()
+	req := get("/hello")
+	send(t, c, req, "200 OK within about 1s (-header-timeout 1s), once the silent connection before it is closed")
+	if err := silent.ExpectQuiet(tooSoon); err != nil {
+		t.Fatalf("a connection that has sent nothing was closed %v after it was opened: -header-timeout is 1s: %v",
+			time.Since(start).Round(time.Millisecond), err)
+	}
+	if err := silent.ExpectClosed(tooLate - time.Since(start)); err != nil {
+		t.Errorf("a connection that sends nothing must be closed after -header-timeout (1s): %v", err)
+	} else {
+		t.Logf("the silent connection was closed %v after it was opened", time.Since(start).Round(time.Millisecond))
+	}
+	r := read(t, c, req, "200 OK once the silent connection is closed")
+	wantStatus(t, r, req, 200)
+	wantBody(t, r, req, hello)
+}
+
+func checkPerRequestDeadlines(t *spec.T) {
+	t.Run("a slow upload within -body-timeout", func(t *spec.T) {
+		// 6 bytes over 0.9 s: longer than -header-timeout (500ms), well within -body-timeout (1500ms).
+		const body, every = "123456", 150 * time.Millisecond
+		c := t.Dial()
+		head := request("POST", "/echo", "", fmt.Sprintf("Content-Length: %d", len(body)))
+		want := "200 OK with the body echoed: the body has -body-timeout (1500ms) from the end of the head"
+		send(t, c, head, want)
+		if err := c.Trickle([]byte(body), 1, every); err != nil {
+			t.Fatalf("%s, the body a byte every %v: %v", firstLine(head), every, err)
+		}
+		r := read(t, c, head+body, want)
+		wantStatus(t, r, head, 200)
+		wantBody(t, r, head, body)
+	})
+	t.Run("one connection used for longer than every timeout", func(t *spec.T) {
+		// 4 requests 700 ms apart: the connection lives 2.1 s, longer than -header-timeout (500ms) and than
+		// -body-timeout (1500ms) plus -write-timeout (300ms), while no wait is longer than -idle-timeout (2s).
+		const n, gap = 4, 700 * time.Millisecond
+		c := t.Dial()
+		start := time.Now()
+		for i := range n {
+			if i > 0 {
+				time.Sleep(gap)
+			}
+			req := get("/hello")
+			r := roundTrip(t, c, req, fmt.Sprintf("request %d of %d, %v after the first, answered on the same connection", i+1, n, time.Since(start).Round(100*time.Millisecond)))
+			wantStatus(t, r, req, 200)
+			wantBody(t, r, req, hello)
+			wantKeptOpen(t, r, req)
+		}
+	})
 }
 
 func checkHeadOfLine(t *spec.T) {

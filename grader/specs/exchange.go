@@ -214,3 +214,68 @@ func Alive(addr string) error {
 	}
 	return nil
 }
+
+// wantStatusIn fails the check, fatally, unless r has one of the status codes.
+func wantStatusIn(t *spec.T, r *harness.Response, req string, codes ...int) {
+	if slices.Contains(codes, r.Status) {
+		return
+	}
+	var want []string
+	for _, c := range codes {
+		want = append(want, fmt.Sprintf("%d %s", c, harness.Reason(c)))
+	}
+	t.Fatalf("%s: got %s, want %s", firstLine(req), status(r), strings.Join(want, " or "))
+}
+
+// wantNoMore fails the check if a byte arrives on c within quietWait. The server may close c or keep it
+// open, but must not answer again: after a request that leaves bytes behind (a body refused or not read), an
+// answer would be to those bytes, read as a request.
+func wantNoMore(t *spec.T, c *harness.Conn, after string) {
+	if err := c.ExpectQuiet(quietWait); err != nil && len(c.Buffered()) > 0 {
+		t.Errorf("after %s: %v; the server answered bytes it should have skipped or refused", after, err)
+	}
+}
+
+// pollEvery is how often readTimed looks at what has arrived.
+const pollEvery = 10 * time.Millisecond
+
+// timedResponse is a response and when its parts arrived, counted from when the request was sent.
+type timedResponse struct {
+	*harness.Response
+	firstBody time.Duration // the first byte after the head
+	complete  time.Duration // the last byte
+}
+
+// readTimed reads the response to req (already sent on c, at sent) like read, and notes when its first body
+// byte and its last byte arrived: whether a body streams shows only in when its parts arrive.
+func readTimed(t *spec.T, c *harness.Conn, req, want string, sent time.Time) timedResponse {
+	deadline := sent.Add(answerWait + 2*time.Second)
+	tr := timedResponse{firstBody: -1}
+	for {
+		r, err := c.ReadResponse(pollEvery, false)
+		now := time.Since(sent)
+		got := c.Buffered()
+		if err == nil {
+			got = r.Raw
+		}
+		if tr.firstBody < 0 {
+			if i := strings.Index(string(got), "\r\n\r\n"); i >= 0 && len(got) > i+4 {
+				tr.firstBody = now
+			}
+		}
+		var re *harness.ReadError
+		switch {
+		case err == nil:
+			t.Expect(req, string(r.Raw), want)
+			tr.Response, tr.complete = r, now
+			return tr
+		case errors.As(err, &re) && re.Timeout() && time.Now().Before(deadline):
+			continue
+		case errors.As(err, &re) && re.Timeout():
+			t.Expect(req, string(got), want)
+			t.Fatalf("%s: no complete response within %v (%d bytes arrived)", firstLine(req), answerWait+2*time.Second, len(got))
+		}
+		t.Expect(req, string(got), want)
+		t.Fatalf("%s: %v", firstLine(req), err)
+	}
+}

@@ -185,9 +185,10 @@ func TestForChapterUnknown(t *testing.T) {
 }
 
 func TestChunked(t *testing.T) {
-	got := chunked([]chunk{{"Hello", ";a=b"}, {strings.Repeat("x", 26), ""}}, "X-T: 1")
-	require.Equal(t, "5;a=b\r\nHello\r\n1A\r\n"+strings.Repeat("x", 26)+"\r\n0\r\nX-T: 1\r\n\r\n", got)
+	got := chunked([]chunk{{data: "Hello", ext: ";a=b"}, {data: strings.Repeat("x", 26)}, {data: "abc", size: "003"}}, "X-T: 1")
+	require.Equal(t, "5;a=b\r\nHello\r\n1A\r\n"+strings.Repeat("x", 26)+"\r\n003\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", got)
 	require.Equal(t, "0\r\n\r\n", chunked(nil))
+	require.Equal(t, []int64{5, 26, 3}, chunkSizes([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+got)))
 }
 
 func TestRequestHelpers(t *testing.T) {

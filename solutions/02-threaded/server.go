@@ -19,7 +19,8 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 		return err
 	}
 	log.Printf("threaded server listening on %s: %d workers, a queue of %d", ln.Addr(), pc.Workers, pc.Queue)
-	gw.MultiThread = true // the app runs on several workers at once, and must be told (wsgi.multithread)
+	// The app runs on several workers at once, and must be told (wsgi.multithread).
+	gw.MultiThread = true
 
 	workers := pool.NewLimiter(pool.Config{
 		Workers:      pc.Workers,
@@ -36,7 +37,8 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 		if err != nil {
 			break // the server is stopping
 		}
-		// A goroutine per connection: it costs a few KiB while the connection is idle, and holds no worker.
+		// A goroutine per connection: it costs a few KiB while the connection is idle, and
+		// holds no worker.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -54,7 +56,8 @@ func serve(ctx context.Context, cfg *launch.Config, pc *launch.PoolConfig, app g
 	select {
 	case <-done:
 	case <-time.After(pc.ShutdownTimeout):
-		log.Printf("shutdown: requests still in flight after %v; exiting anyway", pc.ShutdownTimeout)
+		log.Printf("shutdown: requests still in flight after %v; exiting anyway",
+			pc.ShutdownTimeout)
 	}
 	stop, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

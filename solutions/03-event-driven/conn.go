@@ -14,13 +14,15 @@ import (
 	"course/chapters/push"
 )
 
-// A connection goes through these states, one request after the other. In a blocking server the state is
-// where the connection's thread is in its code; here nobody waits in the code, so the state is written down.
+// A connection goes through these states, one request after the other. In a blocking server the
+// state is where the connection's thread is in its code; here nobody waits in the code, so the
+// state is written down.
 //
-//	idle ──first byte──▶ head ──head parsed──▶ body ──body read──▶ busy ──response sent──▶ idle
-//	                                                                           └─ or, closing ──▶ lingering
+//	idle ─first byte─▶ head ─head parsed─▶ body ─body read─▶ busy ─response sent─▶ idle
+//	                                                              └─ or, closing ─▶ lingering
 //
-// Any of them may end in a close: a deadline passes, the client goes away, or a request is refused.
+// Any of them may end in a close: a deadline passes, the client goes away, or a request is
+// refused.
 type connState uint8
 
 const (
@@ -139,8 +141,8 @@ func (l *loop) feed(c *conn, data []byte, now time.Time) {
 		case push.Data:
 			c.body = append(c.body, c.p.Data()...)
 		case push.End:
-			// Bytes after the request are the next requests: keep them, and parse them once this one is
-			// answered, so that responses go out in the order of the requests.
+			// Bytes after the request are the next requests: keep them, and parse them once
+			// this one is answered, so that responses go out in the order of the requests.
 			c.in = append(c.in, data...)
 			l.dispatch(c, now)
 			return
@@ -229,7 +231,7 @@ func (l *loop) write(c *conn, now time.Time) {
 			continue
 		}
 		if errors.Is(err, unix.EAGAIN) {
-			break // the socket's send buffer is full: epoll will say when it has room (EPOLLOUT, see watch)
+			break // send buffer full: epoll says when there is room (EPOLLOUT, see watch)
 		}
 		if err != nil {
 			l.close(c) // EPIPE, ECONNRESET: the client is gone

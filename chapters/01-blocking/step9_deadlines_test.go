@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"course/chapters/launch"
+)
+
+// Step 9: deadlines and shutdown. README: "Step 9: deadlines and shutdown". Each test shortens the timeout it
+// is about; the others stay at 5 s, so that a deadline set from the wrong timeout shows. The bounds leave
+// room for a loaded machine: a deadline of 300 ms passes if the connection closes within 2 s.
+
+// timeouts returns a configuration with every timeout at 5 s, then changed by set.
+func timeouts(set func(cfg *launch.Config)) *launch.Config {
+	cfg := patient()
+	set(cfg)
+	return cfg
+}
+
+func TestStep9Deadlines(t *testing.T) {
+	tests := []struct {
+		rule  string
+		cfg   *launch.Config
+		check func(t *testing.T, c *client, cancel context.CancelFunc)
+	}{
+		{"a new connection that sends nothing is closed after cfg.HeaderTimeout, without an answer", timeouts(func(cfg *launch.Config) { cfg.HeaderTimeout = 300 * time.Millisecond }),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				ok, after, got := c.closed(2 * time.Second)
+				switch {
+				case !ok:
+					t.Error("a connection that sent nothing was still open after 2s; want it closed after cfg.HeaderTimeout (300ms): a new connection gets that long to send its first byte")
+				case after < 200*time.Millisecond:
+					t.Errorf("a connection that sent nothing was closed after %v; want cfg.HeaderTimeout (300ms), not sooner", after.Round(time.Millisecond))
+				case got != "":
+					t.Errorf("a connection that sent nothing got %s; want it closed without an answer: there is no request to answer", show(got))
+				}
+			}},
+		{"a kept-alive connection is closed after cfg.IdleTimeout without a request", timeouts(func(cfg *launch.Config) { cfg.IdleTimeout = 300 * time.Millisecond }),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send(lines("GET /hello HTTP/1.1", "Host: x", ""))
+				c.response("GET /hello")
+				ok, after, _ := c.closed(2 * time.Second)
+				switch {
+				case !ok:
+					t.Error("a connection idle after a response was still open after 2s; want it closed after cfg.IdleTimeout (300ms)")
+				case after < 200*time.Millisecond:
+					t.Errorf("a connection idle after a response was closed after %v; want cfg.IdleTimeout (300ms), not sooner", after.Round(time.Millisecond))
+				}
+			}},
+		{"slowloris: a head that trickles in is cut at cfg.HeaderTimeout from its first byte, however steady the trickle", timeouts(func(cfg *launch.Config) { cfg.HeaderTimeout = 500 * time.Millisecond }),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send("GET /hello HTTP/1.1\r\n")
+				go func() { // a header line every 100ms, each read well within any timeout per read
+					for range 40 {
+						time.Sleep(100 * time.Millisecond)
+						if _, err := c.conn.Write([]byte("X-Slow: 1\r\n")); err != nil {
+							return
+						}
+					}
+				}()
+				if ok, _, _ := c.closed(2500 * time.Millisecond); !ok {
+					t.Error("a client sending a header line every 100ms was still connected after 2.5s; want it cut 500ms (cfg.HeaderTimeout) after its first byte: one deadline for the whole head, not one per read")
+				}
+			}},
+		{"a body that stops coming is cut off after cfg.BodyTimeout", timeouts(func(cfg *launch.Config) { cfg.BodyTimeout = 300 * time.Millisecond }),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send(lines("POST /echo HTTP/1.1", "Host: x", "Content-Length: 100", "") + "only ten b")
+				if ok, _, _ := c.closed(2 * time.Second); !ok {
+					t.Error("a client that sent 10 bytes of a 100-byte body and stopped was still connected after 2s; want it cut off after cfg.BodyTimeout (300ms)")
+				}
+			}},
+		{"the response may be written until cfg.BodyTimeout + cfg.WriteTimeout after the head: a slow app eats into it", timeouts(func(cfg *launch.Config) {
+			cfg.BodyTimeout, cfg.WriteTimeout = 800*time.Millisecond, 800*time.Millisecond
+		}),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send(lines("GET /sleep?ms=1000 HTTP/1.1", "Host: x", ""))
+				code, _, _, err := c.tryResponse()
+				switch {
+				case err != nil:
+					t.Errorf("GET /sleep?ms=1000 got no response (%v): the app took 1s, and the response may be written until cfg.BodyTimeout + cfg.WriteTimeout (1.6s) after the head, not cfg.WriteTimeout (800ms) alone", err)
+				case code != 200:
+					t.Errorf("GET /sleep?ms=1000 got %d; want 200", code)
+				}
+			}},
+		{"a response not written within cfg.BodyTimeout + cfg.WriteTimeout of the head is abandoned", timeouts(func(cfg *launch.Config) {
+			cfg.BodyTimeout, cfg.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+		}),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send(lines("GET /sleep?ms=1500 HTTP/1.1", "Host: x", ""))
+				ok, _, got := c.closed(3 * time.Second)
+				switch {
+				case got != "":
+					t.Errorf("the response came (%s) although the app took 1.5s and the write deadline was 600ms after the head; want the write to fail and the connection closed: set a write deadline", show(got))
+				case !ok:
+					t.Error("the connection was still open 3s after a request whose app took 1.5s, with 300ms + 300ms to write the response; want it closed")
+				}
+			}},
+		{"shutdown: a connection that waits for its next request is closed at once when ctx is cancelled", patient(),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send(lines("GET /hello HTTP/1.1", "Host: x", ""))
+				c.response("GET /hello")
+				time.Sleep(100 * time.Millisecond)
+				cancel()
+				if ok, _, _ := c.closed(1500 * time.Millisecond); !ok {
+					t.Error("an idle kept-alive connection was still open 1.5s after ctx was cancelled; want it closed at once, not after cfg.IdleTimeout (5s): wake the wait for the next request when ctx is cancelled")
+				}
+			}},
+		{"shutdown: a request whose body is still coming is read and answered: only the wait for a new request is cut", patient(),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send(lines("POST /echo HTTP/1.1", "Host: x", "Content-Length: 10", "") + "01234")
+				time.Sleep(100 * time.Millisecond)
+				cancel()
+				time.Sleep(100 * time.Millisecond)
+				c.send("56789")
+				if code, _, body := c.response("a POST /echo whose body was half sent when ctx was cancelled"); code != 200 || body != "0123456789" {
+					t.Errorf("got %d %q; want 200 \"0123456789\": the request had started, so it is finished, body included", code, body)
+				}
+			}},
+		{"shutdown: a request in flight is answered, then the connection closes", patient(),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send(lines("GET /sleep?ms=400 HTTP/1.1", "Host: x", ""))
+				time.Sleep(100 * time.Millisecond)
+				cancel()
+				if code, _, _ := c.response("GET /sleep?ms=400, in flight when ctx was cancelled"); code != 200 {
+					t.Errorf("got %d; want 200: a request the server has started is finished", code)
+				}
+				if ok, _, _ := c.closed(1500 * time.Millisecond); !ok {
+					t.Error("the connection was still open 1.5s after the last response of a server that is stopping; want it closed, not kept for another request")
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rule, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			tt.check(t, connect(t, ctx, tt.cfg), cancel)
+		})
+	}
+}
