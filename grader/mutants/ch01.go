@@ -86,7 +86,7 @@ var chapter1 = []Mutant{
 		New:     `if len(frag) >= max {`,
 		Bug:     "A request line exactly as long as the limit is refused.",
 		Shows:   "GET with a request line of exactly 8192 bytes (CRLF excluded) gets 414, not an answer.",
-		Killers: []string{"1.14"},
+		Killers: []string{"1.29", "1.14"},
 	},
 	{
 		Name: "header-count-off-by-one", Chapter: 1, File: http1Request,
@@ -102,7 +102,7 @@ var chapter1 = []Mutant{
 		New:     `s.size += len(line)`,
 		Bug:     "The size of the header section counts the text of each line but not its CRLF.",
 		Shows:   "GET /hello with header lines of 8,072 bytes in all, 8,196 with their CRLFs, gets 200, not 431.",
-		Killers: []string{"1.16"},
+		Killers: []string{"1.29", "1.16"},
 	},
 	{
 		Name: "max-body-off-by-one", Chapter: 1, File: http1Request,
@@ -110,7 +110,7 @@ var chapter1 = []Mutant{
 		New:     `if n >= lim.MaxBody {`,
 		Bug:     "A Content-Length exactly at -max-body is refused.",
 		Shows:   "POST /echo with a body of exactly -max-body bytes gets 413, not 200.",
-		Killers: []string{"1.17"},
+		Killers: []string{"1.29", "1.17"},
 	},
 	{
 		Name: "chunked-limit-per-chunk", Chapter: 1, File: http1Request,
@@ -147,7 +147,7 @@ var chapter1 = []Mutant{
 `,
 		Bug:     "Content-Length is parsed with strconv.ParseInt, which takes a sign: \"+5\" is 5 and \"-1\" reads the body as chunked.",
 		Shows:   "POST /echo with \"Content-Length: -1\" and a chunked body gets 200 with the body echoed; \"Content-Length: +5\" gets 200 too; the reference answers 400 to both.",
-		Killers: []string{"1.4"},
+		Killers: []string{"1.26"},
 	},
 	{
 		Name: "first-content-length-wins", Chapter: 1, File: http1Request,
@@ -174,12 +174,12 @@ var chapter1 = []Mutant{
 		New:     `codings = append(codings, strings.TrimSpace(c))`,
 		Bug:     "Transfer codings are compared case-sensitively, though RFC 9112 section 7 says they are not.",
 		Shows:   "POST /echo with \"Transfer-Encoding: Chunked\" gets 501, not 200.",
-		Killers: []string{"1.5"},
+		Killers: []string{"1.28"},
 	},
 	{
 		Name: "short-body-accepted", Chapter: 1, File: http1Request,
-		Old:     `req.Body = &lengthReader{r: br, n: n}`,
-		New:     `req.Body = io.LimitReader(br, n)`,
+		Old:     `func LengthBody(r io.Reader, n int64) io.Reader { return &lengthReader{r: r, n: n} }`,
+		New:     `func LengthBody(r io.Reader, n int64) io.Reader { return io.LimitReader(r, n) }`,
 		Bug:     "The body is read with io.LimitReader, so a connection that ends before Content-Length bytes makes a shorter body, not a bad request.",
 		Shows:   "POST /echo with Content-Length: 10, 3 bytes, then the end of the stream gets 200 and the 3 bytes, not 400.",
 		Killers: []string{"1.4"},
@@ -193,7 +193,7 @@ var chapter1 = []Mutant{
 		New:     "",
 		Bug:     "The part of a body the app did not read is left on the connection.",
 		Shows:   "POST /hello with a 5-byte body the app ignores, then GET /hello on the same connection: the body is read as the next request line (400).",
-		Killers: []string{"1.4", "1.23"},
+		Killers: []string{"1.25", "1.23"},
 	},
 	{
 		Name: "expect-continue-not-flushed", Chapter: 1, File: http1Answer,
@@ -204,7 +204,7 @@ var chapter1 = []Mutant{
 		New:     "",
 		Bug:     "The 100 Continue interim response is written but not flushed, so it waits in the buffer for the final response.",
 		Shows:   "POST /echo with Expect: 100-continue and Content-Length: 5, whose client waits for 100 Continue before it sends the body, gets nothing until it gives up waiting (curl: 1 s).",
-		Killers: []string{"1.4"},
+		Killers: []string{"1.31"},
 	},
 	{
 		Name: "chunk-size-decimal", Chapter: 1, File: http1Request,
@@ -224,7 +224,7 @@ var chapter1 = []Mutant{
 	},
 	{
 		Name: "trailers-not-read", Chapter: 1, File: http1Request,
-		Old:     `if _, err := readHeader(c.br, c.lim); err != nil {`,
+		Old:     `if _, err := ReadHeader(c.br, c.lim); err != nil {`,
 		New:     `if _, err := readLine(c.br, MaxChunkLine); err != nil {`,
 		Bug:     "After the last chunk only one line is read, as if there were never trailer fields.",
 		Shows:   "A chunked POST /echo with two trailer fields, then GET /hello on the same connection: the second trailer is read as the next request (400).",
@@ -251,7 +251,7 @@ var chapter1 = []Mutant{
 `,
 		Bug:     "The two bytes after chunk data are skipped without checking that they are CRLF.",
 		Shows:   "A chunked POST /echo of \"5\\r\\nhelloXX3\\r\\nabc\\r\\n0\\r\\n\\r\\n\" gets 200 and \"helloabc\", not 400: data longer than its chunk size goes unnoticed.",
-		Killers: []string{"1.5"},
+		Killers: []string{"1.27"},
 	},
 
 	// Keep-alive and the request loop.
@@ -310,7 +310,7 @@ var chapter1 = []Mutant{
 		New:     "\t\tchunked = !head\n",
 		Bug:     "A body of unknown length is sent chunked whatever the version, though an HTTP/1.0 client cannot read chunked.",
 		Shows:   "GET /stream?chunks=2&bytes=3 HTTP/1.0 gets Transfer-Encoding: chunked; the reference sends the body and closes.",
-		Killers: []string{"1.9"},
+		Killers: []string{"1.30", "1.9"},
 	},
 	{
 		Name: "last-chunk-missing", Chapter: 1, File: gatewayResponse,
@@ -318,7 +318,7 @@ var chapter1 = []Mutant{
 		New:     `io.WriteString(w, "0\r\n")`,
 		Bug:     "A chunked response ends with the last chunk but without the empty line after it.",
 		Shows:   "GET /stream?chunks=2&bytes=3 gets a chunked body that never ends: the client waits for the final CRLF, and reads it as the start of the next response.",
-		Killers: []string{"1.5"},
+		Killers: []string{"1.30"},
 	},
 	{
 		Name: "head-sends-body", Chapter: 1, File: gatewayResponse,
@@ -411,7 +411,7 @@ var chapter1 = []Mutant{
 `,
 		Bug:     "The wait for a request is bounded once, when the connection is accepted, not before each request, so a kept-alive connection waits under the last deadline set (the body's).",
 		Shows:   "GET /hello, then nothing: the connection stays open for -body-timeout (30 s), not -idle-timeout (1 s).",
-		Killers: []string{"1.21"},
+		Killers: []string{"1.21", "1.34"},
 	},
 	{
 		Name: "idle-timeout-is-header-timeout", Chapter: 1, File: http1Conn,
@@ -419,7 +419,7 @@ var chapter1 = []Mutant{
 		New:     "",
 		Bug:     "A kept-alive connection waits for its next request as long as a new one, -header-timeout, instead of -idle-timeout.",
 		Shows:   "With -header-timeout 1s -idle-timeout 3s, GET /hello, then nothing: the connection is closed after 1 s, not 3.",
-		Killers: []string{"1.21"},
+		Killers: []string{"1.21", "1.34"},
 	},
 	{
 		Name: "body-deadline-missing", Chapter: 1, File: http1Conn,
@@ -427,7 +427,7 @@ var chapter1 = []Mutant{
 		New:     "",
 		Bug:     "No deadline is set for the body, so it is read under the header deadline, which was meant for the head only.",
 		Shows:   "With -header-timeout 1s -body-timeout 5s, a POST /echo whose 2 MiB body arrives steadily over 2 s is cut off after 1 s.",
-		Killers: []string{"1.23"},
+		Killers: []string{"1.34", "1.23"},
 	},
 	{
 		Name: "write-deadline-once-per-connection", Chapter: 1, File: http1Conn,
@@ -485,7 +485,7 @@ var chapter1 = []Mutant{
 `,
 		Bug:     "The write deadline is set once, when the connection is accepted, so it runs out in the middle of a long-lived keep-alive connection.",
 		Shows:   "With -body-timeout 1s -write-timeout 1s, a keep-alive connection that sends GET /hello every 0.5 s gets no answer after 2 s.",
-		Killers: []string{"1.24"},
+		Killers: []string{"1.34", "1.24"},
 	},
 	{
 		Name: "accept-error-stops-server", Chapter: 1, File: launchLaunch,

@@ -209,7 +209,7 @@ var chapter2 = []Mutant{
 	// The server around the pool.
 	{
 		Name: "multithread-false", Chapter: 2, File: threadedServer,
-		Old:     "\tgw.MultiThread = true // the app runs on several workers at once, and must be told (wsgi.multithread)\n",
+		Old:     "\tgw.MultiThread = true\n",
 		New:     "",
 		Bug:     "The environ keeps wsgi.multithread false though the app runs on several workers at once.",
 		Shows:   "GET /env shows wsgi.multithread \"false\".",
@@ -231,13 +231,8 @@ var chapter2 = []Mutant{
 	},
 	{
 		Name: "shutdown-waits-forever", Chapter: 2, File: threadedServer,
-		Old: `	select {
-	case <-done:
-	case <-time.After(pc.ShutdownTimeout):
-		log.Printf("shutdown: requests still in flight after %v; exiting anyway", pc.ShutdownTimeout)
-	}
-`,
-		New:     "\t<-done\n",
+		Old:     "\tselect {\n\tcase <-done:\n",
+		New:     "\t<-done // every request in flight, however long it takes\n\tselect {\n\tcase <-done:\n",
 		Bug:     "On SIGTERM the server waits for every request in flight, however long, ignoring -shutdown-timeout.",
 		Shows:   "With -shutdown-timeout 1s, SIGTERM while GET /sleep?ms=60000 runs: the server is still running a minute later.",
 		Killers: []string{"2.9"},
@@ -254,7 +249,8 @@ var chapter2 = []Mutant{
 	select {
 	case <-done:
 	case <-time.After(pc.ShutdownTimeout):
-		log.Printf("shutdown: requests still in flight after %v; exiting anyway", pc.ShutdownTimeout)
+		log.Printf("shutdown: requests still in flight after %v; exiting anyway",
+			pc.ShutdownTimeout)
 	}
 	stop, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -68,7 +68,7 @@ var chapter3 = []Mutant{
 		New:     "",
 		Bug:     "No deadline is set for the body, so it must arrive before the header deadline, which was meant for the head only.",
 		Shows:   "With -header-timeout 1s -body-timeout 5s, a POST /echo whose 2 MiB body arrives steadily over 2 s is cut off after 1 s.",
-		Killers: []string{"1.23"},
+		Killers: []string{"1.34", "1.23"},
 	},
 	{
 		Name: "idle-timer-not-set", Chapter: 3, File: eventConn,
@@ -80,52 +80,8 @@ var chapter3 = []Mutant{
 	},
 	{
 		Name: "write-deadline-from-first-stall", Chapter: 3, File: eventConn,
-		Old: `	progress := false
-	for c.unsent() > 0 {
-		n, err := unix.Write(c.fd, c.out[c.sent:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if errors.Is(err, unix.EAGAIN) {
-			break // the socket's send buffer is full: epoll will say when it has room (EPOLLOUT, see watch)
-		}
-		if err != nil {
-			l.close(c) // EPIPE, ECONNRESET: the client is gone
-			return
-		}
-		c.sent += n
-		progress = true
-	}
-	if c.reply != nil {
-		c.reply.sent(c.unsent()) // wakes the worker if it waits for room
-	}
-	if c.unsent() > 0 {
-		// The write deadline: a client must keep taking its response. It runs from the last write that made
-		// progress, as nginx's send_timeout does.
-		if c.state == busy && (progress || c.timer.index < 0) {
-`,
-		New: `	for c.unsent() > 0 {
-		n, err := unix.Write(c.fd, c.out[c.sent:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if errors.Is(err, unix.EAGAIN) {
-			break // the socket's send buffer is full: epoll will say when it has room (EPOLLOUT, see watch)
-		}
-		if err != nil {
-			l.close(c) // EPIPE, ECONNRESET: the client is gone
-			return
-		}
-		c.sent += n
-	}
-	if c.reply != nil {
-		c.reply.sent(c.unsent()) // wakes the worker if it waits for room
-	}
-	if c.unsent() > 0 {
-		// The write deadline: a client must keep taking its response. It runs from the last write that made
-		// progress, as nginx's send_timeout does.
-		if c.state == busy && c.timer.index < 0 {
-`,
+		Old: "\t\tprogress = true\n",
+		New: "\t\tprogress = c.timer.index < 0\n",
 		Bug: "The write deadline runs from the first time the socket is full, not from the last write that made progress.",
 		Equivalent: "on Linux, epoll reports a socket writable once a third of its send buffer is free, and the kernel grows " +
 			"that buffer with the traffic to megabytes, well over the 256 KiB the loop keeps for a connection: each write " +
@@ -261,8 +217,8 @@ var chapter3 = []Mutant{
 	},
 	{
 		Name: "write-spins-on-eagain", Chapter: 3, File: eventConn,
-		Old:     "\t\t\tbreak // the socket's send buffer is full: epoll will say when it has room (EPOLLOUT, see watch)\n",
-		New:     "\t\t\tcontinue\n",
+		Old:     "unix.EAGAIN) {\n\t\t\tbreak",
+		New:     "unix.EAGAIN) {\n\t\t\tcontinue",
 		Bug:     "When the socket's send buffer is full, the loop writes again at once instead of waiting for EPOLLOUT.",
 		Shows:   "A client that asks for /big and does not read freezes the loop: every other connection waits.",
 		Killers: []string{"3.5"},
@@ -335,7 +291,7 @@ var chapter3 = []Mutant{
 		New:     `if len(b) > max+2 {`,
 		Bug:     "The limit on a line that has not ended is checked on the new bytes alone, not with those kept from earlier reads.",
 		Shows:   "A header line sent 1 KiB at a time without end is buffered until one read happens to bring over 8 KiB at once (after hundreds of KiB), or for good if none does; the reference answers 431 at 8 KiB.",
-		Killers: []string{"1.16"},
+		Killers: []string{"1.16", "1.14"},
 	},
 	{
 		Name: "parser-trailers-unchecked", Chapter: 3, File: pushPush,
@@ -345,7 +301,7 @@ var chapter3 = []Mutant{
 		New:     "\t\treturn NeedMore, nil\n",
 		Bug:     "Trailer fields are dropped unchecked, so neither the limits nor the syntax of header fields applies to them.",
 		Shows:   "A chunked POST /echo with 200 trailer fields, or with \"X Bad : 1\" as a trailer, gets 200; the reference answers 431 and 400.",
-		Killers: []string{"1.5"},
+		Killers: []string{"1.27", "1.5"},
 	},
 	{
 		Name: "parser-chunk-end-lenient", Chapter: 3, File: pushPush,
@@ -365,7 +321,7 @@ var chapter3 = []Mutant{
 `,
 		Bug:     "Any byte after chunk data is taken for the end of its line, so data longer than its chunk size goes unnoticed.",
 		Shows:   "A chunked POST /echo of \"5\\r\\nhelloX3\\r\\nabc\\r\\n0\\r\\n\\r\\n\" gets 200 and \"helloabc\", not 400.",
-		Killers: []string{"1.5"},
+		Killers: []string{"1.27"},
 	},
 	{
 		Name: "parser-section-not-reset", Chapter: 3, File: pushPush,
