@@ -27,7 +27,7 @@ build = { test -x $(BIN)/$(1) || echo "building $(3) (first time only, $(4))…"
 GRADER = $(call build,grader,./grader,the grader,up to a minute) && $(BIN)/grader
 PRESENT = $(call build,present,golang.org/x/tools/cmd/present,the slides tool,about 30 s)
 
-.PHONY: help check grade solution hint watch grader test vet modules test-unit docs docs-check slides slides-check bench \
+.PHONY: help check answer grade solution hint watch grader test vet modules test-unit docs docs-check slides slides-check bench \
 	workshop-prep mutants clean
 
 help: ## list the commands
@@ -55,6 +55,12 @@ check: ## run the step tests of CHAPTER=N in order, up to the first that fails (
 		fi; \
 	done; \
 	if [ -z "$(STEP)" ]; then echo "Every step passes. Now grade the whole server: make grade CHAPTER=$(CHAPTER)"; fi
+
+# The answers are in the chapter's README, under Answers; answer prints one, with its code from the real files.
+answer: ## print the reference answer to step STEP=S of CHAPTER=N
+	@test -n "$(STEP)" || { echo "make answer needs a step: make answer CHAPTER=$(CHAPTER) STEP=3"; exit 2; }
+	@test -n "$(SLUG)" || { echo "there is no chapter $(CHAPTER) (no chapters/$$(printf '%02d' $(CHAPTER))-* folder)"; exit 2; }
+	@$(call build,docs,./grader/cmd/docs,the docs tool,a few seconds) && $(BIN)/docs -answer $(STEP) chapters/$(SLUG)/README.md
 
 grade: ## grade your server for CHAPTER=N (chapters/NN-slug)
 	@$(GRADER) -chapter $(CHAPTER) $(GRADE_FLAGS)
@@ -117,14 +123,14 @@ slides: ## serve the slides at http://127.0.0.1:3999/slides/
 	@exec $(BIN)/present -http $(SLIDES_HTTP) -content . -notes
 
 # Decks being rewritten: their problems are printed, and do not fail the check until the new deck lands.
-SLIDES_REPORT_ONLY = slides/01-blocking.slide
+SLIDES_REPORT_ONLY =
 slides-check: ## check every slide in headless Chromium: nothing past its page, no stray backtick
 	@echo "== test: the slides, in headless Chromium"
 	@$(PRESENT)
 	@go run ./grader/cmd/slidecheck -present $(BIN)/present -report-only '$(SLIDES_REPORT_ONLY)'
 
-bench: ## measure: our load generator against wrk, and the servers beside net/http
-	@bash bench/loadgen.sh; status=$$?; bash bench/servers.sh && exit $$status
+bench: ## measure: our load generator against wrk, the servers beside net/http, the prefork server beside gunicorn
+	@bash bench/loadgen.sh; status=$$?; bash bench/servers.sh && bash bench/prefork.sh && exit $$status
 
 # Run it once where the network is good (or have the instructor run it and copy the folder to each laptop, then
 # run it there once more: it fetches nothing then, and only compiles). Step 1 runs go mod tidy -diff as well as

@@ -75,3 +75,18 @@ wait_addr() {
 json_num() {
 	sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" ${2:+"$2"} | head -1
 }
+
+# freeport prints a loopback port that no socket uses (for a server that cannot report the port 0 gave it),
+# below the range the kernel picks clients' ports from, which the load generator's connections occupy.
+freeport() {
+	local low port
+	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	for port in $(shuf -i 10000-$((low - 1)) -n 50); do
+		if [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]; then
+			echo "$port"
+			return
+		fi
+	done
+	echo "no free port found" >&2
+	exit 1
+}

@@ -43,21 +43,6 @@ for dir in ${SERVERS:-$(ls -d solutions/0[2-9]-* 2>/dev/null)}; do
 	servers+=("$name")
 done
 
-# freeport prints a loopback port that no socket uses (for nginx, which cannot report the port 0 gave it),
-# below the range the kernel picks clients' ports from, which the load generator's connections occupy.
-freeport() {
-	local low port
-	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	for port in $(shuf -i 10000-$((low - 1)) -n 50); do
-		if [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]; then
-			echo "$port"
-			return
-		fi
-	done
-	echo "servers: no free port found" >&2
-	exit 1
-}
-
 # start NAME: starts the server on a free port; sets pid and addr.
 start() {
 	local out="$tmp/${1//\//-}.out"
@@ -82,6 +67,8 @@ start() {
 		"$tmp/hello" -addr 127.0.0.1:0 >"$out" 2>&1 &
 	elif [ "$1" = bare-loop ]; then
 		"$tmp/bare" -addr 127.0.0.1:0 >"$out" 2>&1 &
+	elif [ "$1" = 04-prefork ]; then # 2 processes of 4 places: -workers counts processes there
+		"$tmp/$1" -addr 127.0.0.1:0 -idle-timeout 300s -header-timeout 60s -workers 2 -threads 4 -queue 256 >"$out" 2>&1 &
 	else
 		"$tmp/$1" -addr 127.0.0.1:0 -idle-timeout 300s -header-timeout 60s -workers 8 -queue 256 >"$out" 2>&1 &
 	fi

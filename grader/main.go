@@ -197,7 +197,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	// A first build compiles the standard library too (with the race detector, an instrumented copy of it):
 	// say so when it is slow.
+	said := make(chan struct{})
 	slow := time.AfterFunc(3*time.Second, func() {
+		defer close(said)
 		if o.race || ch.Race {
 			fmt.Fprintln(stderr, "grader: building the server with the race detector (the first time takes a minute or two; later builds are cached)…")
 		} else {
@@ -205,7 +207,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	tg, err := prepare(ctx, o, ch)
-	slow.Stop()
+	if !slow.Stop() {
+		<-said // the notice is being written: let it finish before anything else writes to stderr
+	}
 	if tg != nil && tg.cleanup != nil {
 		defer tg.cleanup()
 	}

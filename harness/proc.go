@@ -82,16 +82,9 @@ func allProcs() []procStat {
 
 // hasEnv reports whether the environment the process started with holds the entry kv ("NAME=value").
 func hasEnv(pid int, kv string) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil {
-		return false
-	}
-	for e := range bytes.SplitSeq(b, []byte{0}) {
-		if string(e) == kv {
-			return true
-		}
-	}
-	return false
+	name, value, _ := strings.Cut(kv, "=")
+	v, ok := Env(pid, name)
+	return ok && v == value
 }
 
 func cmdline(pid int) string {

@@ -11,3 +11,5 @@ require (
 require go.yaml.in/yaml/v3 v3.0.5 // indirect
 
 replace course/chapters => ../chapters
+
+replace course/harness => ../harness

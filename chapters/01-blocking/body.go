@@ -25,9 +25,12 @@ func lengthBody(r io.Reader, n int64) io.Reader {
 // been read.
 //
 // Step 7 (README: "Step 7: a chunked body"). A chunk is a size line (the size in hex digits of either case,
-// then optional extensions after a ";", which are ignored, section 7.1.1), CRLF, as many bytes of data,
-// CRLF. Trailer fields (section 7.1.2) are read like a header section, with the same limits, and dropped. A
-// bare LF may end a line. It must refuse with 400:
+// then optional extensions after a ";", which are ignored, section 7.1.1; spaces and tabs may come before
+// the ";", as in "5 ;name=value": the grammar's BWS), CRLF, as many bytes of data, CRLF. Check the CRLF after
+// a chunk's data as soon as that data has been read, and read the next size line only in a later Read: a
+// Read that has data to give returns it, rather than wait for a chunk the client may send much later.
+// Trailer fields (section 7.1.2) are read like a header section, with the same limits, and dropped. A bare
+// LF may end a line. It must refuse with 400:
 //   - a size that is not hex digits only (no sign, no "0x") or has more than 15 digits, and a size line
 //     longer than http1.MaxChunkLine bytes;
 //   - chunk data not followed by CRLF (the chunk is longer than its size says);

@@ -88,9 +88,9 @@ func checkHost(req *gateway.Request) error {
 //   - Transfer-Encoding in an HTTP/1.0 request (section 6.1);
 //   - codings whose last one is not chunked: the end of the body cannot be found (section 6.3);
 //   - chunked listed more than once (section 6.1);
-//   - a Content-Length that is not digits only ("+5" is not), or too long to be a length, or several
-//     Content-Length values that differ (section 6.3; the same value repeated is one length, RFC 9110
-//     section 8.6);
+//   - a Content-Length that is not digits only ("+5" is not), or too long to be a length, or Content-Length
+//     values that differ, over one or several fields and comma-separated within one (section 6.3, rule 5);
+//     the same value repeated, as in "5, 5" or two fields of 5, is one length (RFC 9110 section 8.6);
 //
 // with 501 a coding other than chunked, before the final chunked (section 6.1: the server does not know it);
 // and with 413 a Content-Length over lim.MaxBody.

@@ -28,6 +28,7 @@ func TestStep7ChunkedBody(t *testing.T) {
 		{"hex digits of either case: a is 10, F is 15 (section 7.1)", lines("a", "0123456789", "0", "") + next, "0123456789", 0},
 		{"leading zeros are hex digits too (section 7.1)", lines("003", "abc", "0", "") + next, "abc", 0},
 		{"chunk extensions after ; are ignored (section 7.1.1)", lines("5;name=value", "hello", "0;last", "") + next, "hello", 0},
+		{"spaces and tabs around the ; of an extension are allowed (BWS, section 7.1.1)", lines("5 ;name=value", "hello", "0\t; last", "") + next, "hello", 0},
 		{"trailer fields after the last chunk are read and dropped (section 7.1.2)", lines("5", "hello", "0", "X-Checksum: 42", "X-Other: 1", "") + next, "hello", 0},
 		{"chunk data is data, CR and LF too: only the size ends it", lines("4", "a\r\nb", "0", "") + next, "a\r\nb", 0},
 		{"bare LFs end the lines (section 2.2)", "5\nhello\n0\n\n" + next, "hello", 0},
@@ -75,6 +76,20 @@ func TestStep7ChunkedBody(t *testing.T) {
 		wantRefusal(t, "chunkedBody on an endless size line", err, 400)
 		if bound := http1.MaxChunkLine + 2*4096; client.read > bound {
 			t.Errorf("chunkedBody read %d bytes of an endless size line before it stopped; want at most about http1.MaxChunkLine (%d) plus a buffer", client.read, http1.MaxChunkLine)
+		}
+	})
+	t.Run("a chunk's data is given once it has come: Read does not wait for the next chunk's size line", func(t *testing.T) {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		go io.WriteString(pw, lines("5", "hello")) // and no more, for now: the client sends its next chunk later
+		got := make([]byte, 5)
+		var err error
+		if !within(t, 2*time.Second, "reading the first chunk from chunkedBody", func() { _, err = io.ReadFull(chunkedBody(bufio.NewReader(pr), small), got) }) {
+			t.Log("the client has sent \"5\\r\\nhello\\r\\n\" and waits: check the CRLF after the data, but read the next size line only in a later Read")
+			return
+		}
+		if err != nil || string(got) != "hello" {
+			t.Errorf("reading the first chunk gave %q, %v; want \"hello\"", got, err)
 		}
 	})
 	t.Run("after an error, every later Read gives it again", func(t *testing.T) {

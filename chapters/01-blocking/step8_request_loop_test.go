@@ -38,6 +38,13 @@ type client struct {
 // goroutine, and returns its client side.
 func connect(t *testing.T, ctx context.Context, cfg *launch.Config) *client {
 	t.Helper()
+	return connectVia(t, ctx, cfg, func(c net.Conn) net.Conn { return c })
+}
+
+// connectVia is connect with the server's side of the connection wrapped by wrap, through which a test
+// watches what serveConn does with it.
+func connectVia(t *testing.T, ctx context.Context, cfg *launch.Config, wrap func(net.Conn) net.Conn) *client {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,9 +62,10 @@ func connect(t *testing.T, ctx context.Context, cfg *launch.Config) *client {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	gw := gateway.Server{Name: "127.0.0.1", Port: port, Errors: io.Discard}
 	c := &client{t: t, conn: conn, br: bufio.NewReader(conn), done: make(chan struct{})}
+	served := wrap(srvConn)
 	go func() {
 		defer close(c.done)
-		serveConn(ctx, srvConn, cfg, gw, app.New(app.Options{}))
+		serveConn(ctx, served, cfg, gw, app.New(app.Options{}))
 	}()
 	return c
 }

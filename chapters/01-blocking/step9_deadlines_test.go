@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,6 +100,22 @@ func TestStep9Deadlines(t *testing.T) {
 					t.Error("the connection was still open 3s after a request whose app took 1.5s, with 300ms + 300ms to write the response; want it closed")
 				}
 			}},
+		{"a request refused on a kept-alive connection gets its answer, though the last response's write deadline has passed", timeouts(func(cfg *launch.Config) {
+			cfg.BodyTimeout, cfg.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+		}),
+			func(t *testing.T, c *client, cancel context.CancelFunc) {
+				c.send(lines("GET /hello HTTP/1.1", "Host: x", ""))
+				c.response("GET /hello")
+				time.Sleep(400 * time.Millisecond) // idle, past the first response's write deadline (200ms after its head)
+				c.send(lines("GET /hello HTTP/1.1", "Host : x", ""))
+				code, _, _, err := c.tryResponse()
+				switch {
+				case err != nil:
+					t.Errorf("a bad request 400ms after the first response got no answer (%v): the write deadline of the first response (cfg.BodyTimeout + cfg.WriteTimeout = 200ms after its head) had passed; set a new write deadline before http1.Refuse writes", err)
+				case code != 400:
+					t.Errorf("a request with a space before a colon got %d; want 400", code)
+				}
+			}},
 		{"shutdown: a connection that waits for its next request is closed at once when ctx is cancelled", patient(),
 			func(t *testing.T, c *client, cancel context.CancelFunc) {
 				c.send(lines("GET /hello HTTP/1.1", "Host: x", ""))
@@ -138,5 +157,121 @@ func TestStep9Deadlines(t *testing.T) {
 			defer cancel()
 			tt.check(t, connect(t, ctx, tt.cfg), cancel)
 		})
+	}
+	t.Run("shutdown: a request whose first byte comes while the wake runs is answered: the wake and the loop leaving its wait do not interleave", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var c *client
+		var first error // the client's write of the request's first line, made while the wake is held
+		conn := &heldWake{reads: make(chan struct{}, 1), failed: make(chan struct{}, 1), later: make(chan struct{}, 1),
+			applied: make(chan struct{})}
+		conn.hold = func() {
+			drain(conn.reads)
+			drain(conn.later)
+			if _, first = io.WriteString(c.conn, "GET /hello HTTP/1.1\r\n"); first != nil {
+				return
+			}
+			// The wake has decided to move the read deadline; the request's first bytes now come, and the
+			// loop reads them. Give the loop time to leave its wait and set the head's deadline, if it can.
+			select {
+			case <-conn.reads:
+			case <-time.After(2 * time.Second):
+				return
+			}
+			select {
+			case <-conn.later:
+			case <-time.After(time.Second):
+			}
+		}
+		c = connectVia(t, ctx, patient(), func(nc net.Conn) net.Conn { conn.Conn = nc; return conn })
+		c.send(lines("GET /hello HTTP/1.1", "Host: x", ""))
+		c.response("GET /hello")
+		time.Sleep(100 * time.Millisecond) // the loop waits for the next request
+		cancel()
+		select {
+		case <-conn.applied:
+		case <-time.After(3 * time.Second):
+			t.Fatal("no read deadline was moved to now within 3s of ctx being cancelled, while the connection waited for its next request: wake the wait by moving the read deadline (context.AfterFunc)")
+		}
+		if first != nil {
+			t.Fatalf("the client could not send the request's first line: %v", first)
+		}
+		// The rest of the head comes once the loop has either set a deadline for it or failed to read it, so
+		// that it cannot slip in before a deadline already past takes effect.
+		select {
+		case <-conn.later:
+		case <-conn.failed:
+		case <-time.After(3 * time.Second):
+		}
+		c.send(lines("Host: x", ""))
+		code, closes, _, err := c.tryResponse()
+		switch {
+		case err != nil:
+			t.Errorf("a request whose first line was read while the wake ran got no answer (%v): the wake saw the wait, then moved the read deadline after the loop had left the wait and set the head's, and cut the request. The wake's check and deadline change must not interleave with the loop leaving the wait: one mutex around both (README: Step 9)", err)
+		case code != 200 || !closes:
+			t.Errorf("got %d, Connection: close %v; want 200 with Connection: close: the request had begun, so it is answered, and the server is stopping", code, closes)
+		}
+	})
+}
+
+// heldWake is the server's side of a connection that holds the shutdown's wake (the first SetReadDeadline to
+// a time already past) while hold runs, before it takes effect, so that a test can make a client act between
+// the wake's decision and its effect. It signals the reads that return bytes or fail, and the read deadlines
+// set in the future.
+type heldWake struct {
+	net.Conn
+	hold    func()
+	once    sync.Once
+	reads   chan struct{} // a read returned bytes
+	failed  chan struct{} // a read failed
+	later   chan struct{} // a read deadline in the future was set
+	applied chan struct{} // closed once the held wake has taken effect
+}
+
+func (c *heldWake) SetReadDeadline(t time.Time) error {
+	if t.After(time.Now()) {
+		err := c.Conn.SetReadDeadline(t)
+		signal(c.later)
+		return err
+	}
+	var err error
+	held := false
+	c.once.Do(func() {
+		held = true
+		c.hold()
+		err = c.Conn.SetReadDeadline(t)
+		close(c.applied)
+	})
+	if held {
+		return err
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *heldWake) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		signal(c.reads)
+	}
+	if err != nil {
+		signal(c.failed)
+	}
+	return n, err
+}
+
+// signal sends on ch, a channel of one place, unless a signal already waits there.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// drain takes the signal that waits on ch, if any.
+func drain(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
 	}
 }

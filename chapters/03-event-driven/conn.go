@@ -73,19 +73,21 @@ func (c *conn) wantsRead() bool {
 	return c.state != busy && c.unsent() < maxOut
 }
 
-// read reads what c has for us and feeds it to the parser.
+// read reads what the socket of c holds, and feeds it to the parser.
+//
+// Step 3 (README: "Step 3: reading"):
+//   - read into l.buf, the one buffer that every connection shares, while c is open and wants to read
+//     (c.wantsRead, given): a connection whose request is with the pool, or whose output is full, is not read;
+//   - EINTR: read again; EAGAIN: the socket is empty for now: return, epoll will say when it is not; another
+//     error (a reset): close c; 0 bytes: the client's end of the stream, for eof (given);
+//   - the bytes go to feed; but while c is lingering they are counted in c.drained and dropped, and c is
+//     closed once more than lingerBytes have come;
+//   - a short read, fewer bytes than l.buf holds, has most likely emptied the socket: return rather than make
+//     a read that returns EAGAIN; level-triggered epoll reports the socket again if more came.
 func (l *loop) read(c *conn, now time.Time) {
-	// TODO: read from c.fd into l.buf, the one read buffer every connection shares, for as long as
-	// !c.closed && c.wantsRead() (the chapter's "A parser that takes bytes as they come"):
-	//   n, err := unix.Read(c.fd, l.buf)
-	//   - EINTR: read again; EAGAIN: the socket is empty for now: return (epoll will tell when it is not);
-	//   - another error (a reset): l.close(c) and return;
-	//   - n == 0: the client closed, or shut down its sending side: l.eof(c, now) and return;
-	//   - bytes: feed them to the parser with l.feed(c, l.buf[:n], now); but while c.state is lingering,
-	//     drop them instead, counting them in c.drained, and close c beyond lingerBytes;
-	//   - a short read (n < len(l.buf)) has most likely emptied the socket: return rather than make one more
-	//     read that returns EAGAIN; level-triggered epoll will report the socket again if more came.
-	notWritten("read (conn.go)")
+	// TODO(step 3)
+	notWritten(3, "read (conn.go)")
+	l.close(c)
 }
 
 // eof handles the client's end of the stream: it closed the connection, or shut down its sending side.
@@ -99,25 +101,23 @@ func (l *loop) eof(c *conn, now time.Time) {
 	l.close(c)
 }
 
-// feed pushes data into c's parser and acts on what it finds. data is only valid during the call.
+// feed pushes data, bytes just read from the socket of c, into its parser, and acts on what it finds. data is
+// only valid during the call.
+//
+// Step 3 (README: "Step 3: reading"):
+//   - the first byte of a request (c is idle) starts its head: state head, and the header deadline
+//     (-header-timeout, l.cfg.HeaderTimeout) from now on, for the whole head, however slowly it trickles in;
+//   - push data into the parser c.p (Feed) until it has used every byte (package push's documentation shows
+//     the loop), and act on each event: an error refuses the request (refuse, given); Head: onHead (given),
+//     and stop when it says not to go on; Data: body bytes, gathered in c.body (Data is valid only until the
+//     next Feed); End: the request is complete;
+//   - at the End, the bytes left in data are the next requests (pipelining): keep a copy in c.in, to be fed
+//     once this request is answered (next), so that the responses go out in the order of the requests. Then
+//     hand the request over (dispatch), and stop.
 func (l *loop) feed(c *conn, data []byte, now time.Time) {
-	if c.state == idle {
-		// The first byte of a request: from now on, the whole head must come before the header deadline,
-		// however slowly it trickles in (a deadline per read would let a slowloris client hold on forever).
-		c.state = head
-		l.timers.set(&c.timer, now.Add(l.cfg.HeaderTimeout))
-	}
-	// TODO: push data into c.p until it has used it all (the chapter's "A parser that takes bytes as they
-	// come", and the example in package push's documentation). Call n, ev, err := c.p.Feed(data) in a loop,
-	// keeping data = data[n:], and:
-	//   - err: the request must be refused: l.refuse(c, err, now), and return;
-	//   - push.NeedMore: every byte is used: return, and wait for more from the socket;
-	//   - push.Head: the head is complete: l.onHead(c, now), and return if it says not to go on;
-	//   - push.Data: append c.p.Data() to c.body (Data is only valid until the next Feed);
-	//   - push.End: the request is complete. What is left of data is the next requests (pipelining): keep a
-	//     copy in c.in (data is l.buf, which the next read overwrites), then l.dispatch(c, now) and return.
-	//     next (below) feeds c.in once this request is answered, so that responses keep the requests' order.
-	notWritten("feed (conn.go)")
+	// TODO(step 3)
+	notWritten(3, "feed (conn.go)")
+	l.close(c)
 }
 
 // onHead handles a request head, and reports whether to go on reading the request.
@@ -145,21 +145,19 @@ func (l *loop) onHead(c *conn, now time.Time) bool {
 	return !c.closed
 }
 
-// dispatch hands a complete request, head and body, to the pool, or refuses it.
+// dispatch hands a complete request of c, head and body, to the pool, or refuses it.
 //
-// The loop reads the whole body before the app runs: the app reads wsgi.input as a blocking stream, and a
-// worker must not wait on a slow client (that is what the loop is for). The body limit bounds the memory
-// this takes, as nginx bounds what it buffers for a back end.
+// Step 4 (README: "Step 4: offloading the application"):
+//   - no deadline runs while the app runs (the pool's -request-timeout bounds it): stop the timer of c;
+//   - c is busy: it is not read until its response is sent;
+//   - the pool holds at most l.maxInPool requests, its workers and its queue, and l.inPool counts those handed
+//     over: beyond, answer 503 at once (tooBusy, given), and do not hand it over;
+//   - the app reads the body as its wsgi.input, from what the loop has read (c.body): set the request's Body,
+//     then offload it.
 func (l *loop) dispatch(c *conn, now time.Time) {
-	l.timers.stop(&c.timer) // no deadline while the app runs; the write deadline starts if the client stops reading
-	c.state = busy
-	if l.inPool >= l.maxInPool {
-		// Every worker is busy and the queue is full: say so at once, rather than queue without bound.
-		l.tooBusy(c, now)
-		return
-	}
-	c.req.Body = bytes.NewReader(c.body)
-	l.offload(c, c.req)
+	// TODO(step 4)
+	notWritten(4, "dispatch (conn.go)")
+	l.close(c)
 }
 
 // refuse answers a request that cannot be served (err says why and carries the status), then closes.
@@ -192,46 +190,21 @@ func (l *loop) tooBusy(c *conn, now time.Time) {
 	l.write(c, now)
 }
 
-// write writes c's output until the socket takes no more.
-func (l *loop) write(c *conn, now time.Time) {
-	// TODO: write c.out[c.sent:] to c.fd until it is all written or the socket takes no more (the chapter's
-	// "Write buffering and backpressure"):
-	//   n, err := unix.Write(c.fd, c.out[c.sent:])
-	//   - EINTR: write again; EAGAIN: the socket's send buffer is full: stop writing (watch then asks epoll
-	//     for EPOLLOUT, and this runs again when there is room);
-	//   - another error (EPIPE, ECONNRESET: the client is gone): l.close(c) and return;
-	//   - else c.sent += n, and note that the write made progress.
-	// Then:
-	//   - if c.reply != nil, call c.reply.sent(c.unsent()): it wakes the worker waiting for room (see Flush);
-	//   - if bytes are left (c.unsent() > 0): while c.state is busy, set the write deadline,
-	//     l.timers.set(&c.timer, now.Add(l.cfg.WriteTimeout)), when this call made progress or no timer is
-	//     set (c.timer.index < 0): the client must keep taking its response. Return;
-	//   - all written: c.out, c.sent = c.out[:0], 0; and while c.state is busy, stop the timer
-	//     (l.timers.stop(&c.timer)), and if c.answered (the whole response was in out), l.next(c, now).
-	notWritten("write (conn.go)")
-}
-
-// next ends a request whose response is all written, and starts on the next one: at once if it has been
-// pipelined, else when the client sends it.
+// next ends the request of c, whose response is all written, and starts on the next one.
+//
+// Step 5 (README: "Step 5: keep-alive"):
+//   - the request is over: forget it (c.req, c.body, c.reply, c.answered);
+//   - when the response ends the connection (c.keep is false), or the server is stopping (l.stopping), close
+//     c; but when the client may still be sending (a refused request, c.drain, or pipelined bytes in c.in),
+//     close it gracefully with linger (given), or the kernel may reset the connection before the client has
+//     read its response;
+//   - else c is idle again and keeps no output buffer (an idle connection holds no buffer): feed it the
+//     pipelined bytes waiting in c.in, if there are any; if not, it waits for its next request under the idle
+//     deadline, -idle-timeout (l.cfg.IdleTimeout).
 func (l *loop) next(c *conn, now time.Time) {
-	c.req, c.body, c.reply, c.answered = nil, nil, nil, false
-	if !c.keep || l.stopping {
-		if c.drain || len(c.in) > 0 {
-			l.linger(c, now)
-		} else {
-			l.close(c)
-		}
-		return
-	}
-	c.out, c.sent = nil, 0 // an idle connection keeps no buffer
-	c.state = idle
-	if len(c.in) > 0 {
-		in := c.in
-		c.in = nil
-		l.feed(c, in, now)
-		return
-	}
-	l.timers.set(&c.timer, now.Add(l.cfg.IdleTimeout))
+	// TODO(step 5)
+	notWritten(5, "next (conn.go)")
+	l.close(c)
 }
 
 // linger closes c gracefully while the client may still be sending, as after a 413: closing a socket with
@@ -246,6 +219,22 @@ func (l *loop) linger(c *conn, now time.Time) {
 	c.state = lingering
 	c.in, c.out, c.sent = nil, nil, 0
 	l.timers.set(&c.timer, now.Add(lingerTime))
+}
+
+// write writes the output of c, c.out[c.sent:], until it is all written or the socket takes no more.
+//
+// Step 6 (README: "Step 6: writing"):
+//   - EINTR: write again; EAGAIN: the socket's send buffer is full: stop writing (watch then asks epoll for
+//     EPOLLOUT); another error (EPIPE, ECONNRESET: the client is gone): close c and return;
+//   - tell the worker making the response how much is still unsent, c.reply.sent(c.unsent()), when c has a
+//     reply: the worker waits while the loop holds maxOut bytes of it (backpressure);
+//   - bytes left: a busy connection's client must keep taking its response: set the write deadline,
+//     -write-timeout (l.cfg.WriteTimeout), from now, when this call wrote something or no deadline runs;
+//   - all written: empty c.out, keeping its memory for the next bytes; on a busy connection, stop the timer,
+//     and if the response is complete (c.answered), the request is over: next.
+func (l *loop) write(c *conn, now time.Time) {
+	// TODO(step 6)
+	notWritten(6, "write (conn.go)")
 }
 
 // close marks c for closing at the end of the turn (see reap), and tells its worker, if it has one.

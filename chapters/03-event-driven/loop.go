@@ -6,7 +6,6 @@ import (
 	"log"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -80,9 +79,10 @@ func newLoop(cfg *launch.Config, pc launch.PoolConfig, app gateway.App) (*loop, 
 	l := &loop{
 		cfg: cfg,
 		lim: cfg.Limits(),
-		// The app runs on several pool workers at once: wsgi.multithread is true. This is the
-		// choice the chapter documents (an event loop running the app inline would say false).
-		gw:     gateway.Server{Name: "127.0.0.1", MultiThread: true, Errors: os.Stderr},
+		// TODO(step 4): what the app is told about how it is run, wsgi.multithread and wsgi.multiprocess: can
+		// another thread, or another process, call the app while it runs a request? Decide, and set both
+		// (README: "What the gateway sees").
+		gw:     gateway.Server{Name: "127.0.0.1", Errors: os.Stderr},
 		app:    app,
 		grace:  pc.ShutdownTimeout,
 		lfd:    -1,
@@ -113,108 +113,65 @@ func newLoop(cfg *launch.Config, pc launch.PoolConfig, app gateway.App) (*loop, 
 	return l, nil
 }
 
-// listen opens the listening socket on addr and watches it.
+// listen opens the listening socket on addr and adds it to the loop's epoll set, so that epoll_wait reports it
+// when connections wait in its backlog.
+//
+// Step 1 (README: "Step 1: the epoll set"):
+//   - open the socket with the function listen of listen.go (given, and not this method), which returns its
+//     descriptor and the port it is bound to;
+//   - add it to the epoll instance l.epfd, watched for reading (EPOLLIN): ctl, at the end of this file, calls
+//     epoll_ctl. If that fails, close the socket and return the error;
+//   - keep the descriptor in l.lfd, and the port in l.gw.Port, a string: the app is told it as SERVER_PORT.
 func (l *loop) listen(addr string) error {
-	fd, port, err := listen(addr)
-	if err != nil {
-		return err
-	}
-	if err := l.ctl(unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN); err != nil {
-		unix.Close(fd)
-		return err
-	}
-	l.lfd = fd
-	l.gw.Port = strconv.Itoa(port)
-	return nil
+	// TODO(step 1)
+	return notWritten(1, "listen (loop.go)")
 }
 
-// requestStop asks the loop to shut down. It may be called from any goroutine.
-func (l *loop) requestStop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.stop = true
-	l.wakeLocked()
-}
-
-// run runs the loop until it has shut down. Each turn:
+// wait sleeps in epoll_wait until a descriptor of the epoll set is ready or the nearest deadline has passed,
+// and returns how many events it put in l.events.
 //
-//  1. wait in epoll_wait for I/O or a worker, at most until the nearest deadline;
-//  2. handle each ready file descriptor: accept on the listener, read and write on the connections;
-//  3. take the news of the workers: response bytes to write, responses finished;
-//  4. expire the deadlines that passed;
-//  5. close the connections marked for closing.
+// Step 1 (README: "Step 1: the epoll set"):
+//   - call epoll_wait on l.epfd, filling l.events, with the timeout below (milliseconds, -1 for no limit);
+//     keep the given calls sleep and awake around it: they tell the workers when the loop sleeps (README
+//     "Step 4");
+//   - a signal that interrupts the wait (EINTR) is no error: return 0 events and no error, and the loop goes
+//     round again;
+//   - any other error ends the loop: return it, wrapped with what failed (fmt.Errorf with %w).
 //
-// Epoll is used level-triggered: it reports a socket as long as it is readable (or writable, when asked),
-// not only when it becomes so. The loop may then read a little from each socket and come back next turn,
-// and may stop watching a socket for a while (a request in the pool, a full output buffer) without losing
-// anything. Edge-triggered epoll reports changes only: it saves the system calls that re-arm or re-report,
-// but the loop must then drain every socket to EAGAIN each time, or never hear of it again.
-func (l *loop) run() error {
-	// The loop is one goroutine; pinned to one OS thread, it is also one thread, as an event loop in C is.
-	// (Unpinned, the runtime could move it from thread to thread between turns: one at a time all the same.
-	// Measured, pinning costs no throughput.)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer l.shutdown()
-
-	// TODO: the loop (the chapter's "The turn of the loop"). Loop forever, and in each turn:
-	//   0. take now := time.Now(); if l.stopping, return nil once no connection is open (l.open == 0) or
-	//      now has reached l.stopBy;
-	//   1. n, err := l.wait(now): sleep in epoll_wait until an event or the nearest deadline; return err;
-	//   2. take now again (the wait may have been long), and for each of l.events[:n], by its Fd:
-	//      - the listener (l.lfd): l.accept(now);
-	//      - the eventfd (l.wakefd): read its 8 bytes to reset its counter (the news is in the ready list);
-	//      - anything else is a connection: c := l.conns[fd]; if it is not nil and not c.closed,
-	//        l.onEvent(c, ev.Events, now);
-	//   3. ready, stop := l.takeReady(), and l.onReply(r, now) for each of ready (the workers' news); if stop
-	//      and not yet l.stopping, l.beginStop(now);
-	//   4. l.expire(now): close the connections whose deadline passed, resume a paused accept;
-	//   5. l.reap(): close, for real, the connections marked for closing during the turn.
-	return errNotWritten
-}
-
-// errNotWritten is what run returns until you write it.
-var errNotWritten = errors.New("the event loop is not written yet: see the TODOs in loop.go")
-
-// notWritten stops the server with a message that names a function of the loop you have not written yet, so
-// that the grader's report (which shows the end of the server's output) says what to write next. No server
-// calls it once the TODOs are done: delete it then.
-func notWritten(what string) {
-	log.Fatalf("%s is not written yet: see its TODO", what)
-}
-
-// wait blocks in epoll_wait until a file descriptor is ready or the nearest deadline, and returns how many
-// events it got.
+// Step 8 (README: "Step 8: deadlines"): the timeout is the time until the nearest deadline, if there is one:
+// the first timer of l.timers; the end of an accept pause, while l.acceptAt is not zero; l.stopBy, while
+// l.stopping. msUntil and earliest, below, do the arithmetic.
 func (l *loop) wait(now time.Time) (int, error) {
 	timeout := -1 // no deadline: wait for an event, however long
-	// TODO: the timeout of epoll_wait, in milliseconds: until the nearest deadline (the chapter's "Timers").
-	// That is the earliest of: the first of l.timers (l.timers.next(), if there is one); l.acceptAt, while
-	// accepting is paused (it is not zero then); l.stopBy, while l.stopping. msUntil turns a time into
-	// milliseconds from now, and earliest picks the shorter of two timeouts, where -1 is forever.
-	// Unlike the other TODOs, this one does not stop the server while it is missing: the loop then sleeps
-	// until an event, and idle and stalled connections are never closed (specs 1.21, 1.23 and 1.24 fail).
+	// TODO(step 8): the nearest deadline.
 
-	// Given: tell the workers whether the loop is going to sleep, under the mutex they post their news under
-	// (see post in offload.go). A worker that posts after this writes the eventfd, which ends the sleep.
+	timeout = l.sleep(timeout)
+	// TODO(step 1): epoll_wait, and its errors after awake.
+	n, err := 0, notWritten(1, "the call to epoll_wait in wait (loop.go)")
+	l.awake(timeout)
+	return n, err
+}
+
+// sleep tells the workers that the loop is going to sleep in epoll_wait for timeout (milliseconds, -1 for no
+// limit), so that a worker with news writes the eventfd to wake it (see post in offload.go), and returns the
+// timeout to sleep for: 0 when news came since the loop last looked, which no worker will announce again.
+func (l *loop) sleep(timeout int) int {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.ready) > 0 || l.stop && !l.stopping {
 		timeout = 0 // news came since the last look: do not sleep
 	}
 	l.sleeping = timeout != 0
-	l.mu.Unlock()
+	return timeout
+}
 
-	// TODO: n, err := unix.EpollWait(l.epfd, l.events, timeout): it fills l.events and returns how many it
-	// filled. An error EINTR means a signal came while it waited: return 0 events and no error, to go round
-	// again. Any other error is the loop's end: return it, saying what failed ("epoll_wait: %w").
-	n, err := 0, error(nil)
-	notWritten("the call to epoll_wait in wait (loop.go)")
-
+// awake tells the workers that the loop is no longer asleep: it will look at their news before it sleeps again.
+func (l *loop) awake(timeout int) {
 	if timeout != 0 {
 		l.mu.Lock()
 		l.sleeping = false
 		l.mu.Unlock()
 	}
-	return n, err
 }
 
 // msUntil returns the milliseconds from now to t, rounded up (rounding down would wake the loop a little
@@ -235,25 +192,40 @@ func earliest(a, b int) int {
 	return a
 }
 
-// accept accepts the connections waiting in the backlog, up to acceptBatch.
+// accept accepts the connections waiting in the listener's backlog.
+//
+// Step 2 (README: "Step 2: accepting"):
+//   - accept them until the backlog is empty, but at most acceptBatch in one call: a burst of connections must
+//     not hold the loop while the open ones wait (level-triggered epoll reports the listener again next turn);
+//   - each socket is non-blocking and close-on-exec from the start (accept4's flags), sends small responses at
+//     once (TCP_NODELAY), and is served by add; if add fails, log it and close the socket;
+//   - EINTR and ECONNABORTED (a client that gave up while it waited) concern one connection: go on;
+//   - EMFILE, ENFILE, ENOBUFS, ENOMEM: the process is out of descriptors, or the kernel out of socket memory.
+//     Retrying at once would spin: pause accepting (pauseAccept, given) and return. Log it when accepting
+//     starts failing, not at every pause (l.acceptFailing remembers);
+//   - any other error: log it and return.
 func (l *loop) accept(now time.Time) {
-	// TODO: accept connections (the chapter's "Accepting"), at most acceptBatch of them in one turn:
-	//   fd, _, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-	// SOCK_NONBLOCK makes the connection's reads and writes return EAGAIN instead of blocking. Then:
-	//   - EAGAIN: the backlog is empty: return;
-	//   - EINTR, ECONNABORTED: a signal, or a client that gave up while it waited: try the next;
-	//   - EMFILE, ENFILE, ENOBUFS, ENOMEM: out of file descriptors (EMFILE for this process, ENFILE for the
-	//     whole system), or of the memory for a new socket (ENOBUFS, ENOMEM: the kernel could not allocate
-	//     it, most often for the limits on socket buffers): l.pauseAccept(now) and return (the chapter's
-	//     "Running out of file descriptors" says why retrying at once would spin). Log it the first time only
-	//     (l.acceptFailing), not every pause;
-	//   - any other error: log it and return.
-	// A connection accepted: set l.acceptFailing back to false, turn off Nagle's algorithm
-	// (unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)), and l.add(fd, now); if add fails,
-	// log it and close fd.
-	notWritten("accept (loop.go)")
+	// TODO(step 2)
+	notWritten(2, "accept (loop.go)")
+	l.pauseAccept(now)
 }
 
+// add starts serving the connected, non-blocking socket fd.
+//
+// Step 2 (README: "Step 2: accepting"):
+//   - make its conn (newConn, given) and keep it in l.conns at index fd, growing the slice as needed; count it
+//     in l.open;
+//   - add fd to the epoll set, watched for reading (EPOLLIN), and note in c.events what epoll watches. If that
+//     fails, return the error, and keep nothing of the connection;
+//   - a new connection has -header-timeout (l.cfg.HeaderTimeout) to send its request: set its timer (README
+//     "Timers").
+func (l *loop) add(fd int, now time.Time) error {
+	// TODO(step 2)
+	return notWritten(2, "add (loop.go)")
+}
+
+// pauseAccept stops watching the listener for acceptPause: out of descriptors, the connections waiting in the
+// backlog would keep it readable, and level-triggered epoll would report it at every turn. expire resumes.
 func (l *loop) pauseAccept(now time.Time) {
 	if err := l.ctl(unix.EPOLL_CTL_DEL, l.lfd, 0); err != nil {
 		log.Printf("pausing accept: %v", err)
@@ -261,6 +233,7 @@ func (l *loop) pauseAccept(now time.Time) {
 	l.acceptAt = now.Add(acceptPause)
 }
 
+// resumeAccept watches the listener again, once an accept pause is over.
 func (l *loop) resumeAccept() {
 	l.acceptAt = time.Time{}
 	if err := l.ctl(unix.EPOLL_CTL_ADD, l.lfd, unix.EPOLLIN); err != nil {
@@ -268,43 +241,56 @@ func (l *loop) resumeAccept() {
 	}
 }
 
-// add starts serving the connected socket fd, which must be non-blocking.
-func (l *loop) add(fd int, now time.Time) error {
-	c := newConn(fd, l.lim)
-	if err := l.ctl(unix.EPOLL_CTL_ADD, fd, unix.EPOLLIN); err != nil {
-		return err
-	}
-	c.events = unix.EPOLLIN
-	if fd >= len(l.conns) {
-		l.conns = append(l.conns, make([]*conn, fd+1-len(l.conns))...)
-	}
-	l.conns[fd] = c
-	l.open++
-	// A new connection has as long to start its request as a kept-alive one has to finish its head.
-	l.timers.set(&c.timer, now.Add(l.cfg.HeaderTimeout))
-	return nil
+// watch tells epoll what c waits for now.
+//
+// Step 6 (README: "Step 6: writing"):
+//   - EPOLLOUT while c has output that the socket has not taken (c.unsent() > 0), and only then: a socket is
+//     writable nearly all the time, and level-triggered epoll would report it at every turn;
+//   - EPOLLIN while c wants to read (c.wantsRead, given). While it does not, EPOLLIN may stay on as long as
+//     epoll does not report c readable; ignoredIn says it did, and the loop left the bytes unread: then it
+//     must go, or epoll reports c again at every turn;
+//   - call epoll_ctl (EPOLL_CTL_MOD) only when that differs from c.events, and note it there; if it fails, log
+//     it and close c.
+func (l *loop) watch(c *conn, ignoredIn bool) {
+	// TODO(step 6)
+	notWritten(6, "watch (loop.go)")
 }
 
-// onEvent handles what epoll reported for c.
+// run runs the loop until it has shut down.
+//
+// Step 7 (README: "Step 7: the turn of the loop"). Turn after turn:
+//   - when the server is stopping (l.stopping), first see whether the shutdown is over: return nil once no
+//     connection is left open, or l.stopBy has come;
+//   - wait for events (wait); an error of wait ends the loop: return it;
+//   - take the time again (the wait may have been long), and handle each event of l.events by its descriptor:
+//     the listener's means connections to accept; the eventfd's (l.wakefd), news from the workers: read its
+//     8 bytes, which resets its counter (the news itself is in a list); any other is a connection's, for
+//     onEvent, unless it has been closed in this turn;
+//   - take the workers' news (takeReady, given): give each reply to onReply (given); and if the server was
+//     told to stop and is not stopping yet, begin the shutdown (beginStop, step 9);
+//   - expire the deadlines that have passed (expire, step 8);
+//   - close for good the connections closed in the turn (reap, given), at its end: a descriptor number freed
+//     earlier could be reused by accept4 while events of the old connection are still to be handled.
+func (l *loop) run() error {
+	// The loop is one goroutine; pinned to one OS thread, it is also one thread, as an event loop in C is.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.shutdown()
+	// TODO(step 7)
+	return notWritten(7, "run (loop.go)")
+}
+
+// onEvent handles what epoll reported for c: events holds EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP bits.
+//
+// Step 7 (README: "Step 7: the turn of the loop"):
+//   - an error or a hang-up (EPOLLERR, EPOLLHUP: a reset, or both directions shut) is reported whether it was
+//     asked for or not, and, level-triggered, again at every turn: close c at once;
+//   - EPOLLOUT: write c's output; EPOLLIN: read, if c is still open and wants to read (c.wantsRead);
+//   - then watch, telling it whether an EPOLLIN was left unread.
 func (l *loop) onEvent(c *conn, events uint32, now time.Time) {
-	// An error or a hang-up (a reset, or both directions shut) is reported whether or not it was asked for,
-	// and, level-triggered, again every turn until the socket is closed: close it now.
-	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-		l.close(c)
-		return
-	}
-	if events&unix.EPOLLOUT != 0 {
-		l.write(c, now)
-	}
-	ignored := false
-	if events&unix.EPOLLIN != 0 && !c.closed {
-		if c.wantsRead() {
-			l.read(c, now)
-		} else {
-			ignored = true
-		}
-	}
-	l.watch(c, ignored)
+	// TODO(step 7)
+	notWritten(7, "onEvent (loop.go)")
+	l.close(c)
 }
 
 // onReply takes the news of a worker: response bytes to write, or the end of the response.
@@ -344,34 +330,39 @@ func (l *loop) onReply(r *reply, now time.Time) {
 	l.watch(c, false)
 }
 
-// expire handles the deadlines that passed.
+// expire acts on the deadlines that have passed by now.
+//
+// Step 8 (README: "Step 8: deadlines"):
+//   - each timer due (l.timers.expired) closes its connection (t.c): whatever its deadline was for (a head or
+//     a body too slow to come, an idle connection, a client that does not take its response, the end of a
+//     lingering close), the answer is the same;
+//   - an accept pause that is over (l.acceptAt is not zero, and has come) ends: resumeAccept (given).
 func (l *loop) expire(now time.Time) {
-	if !l.acceptAt.IsZero() && !now.Before(l.acceptAt) {
-		l.resumeAccept()
-	}
-	for t := l.timers.expired(now); t != nil; t = l.timers.expired(now) {
-		// Whatever the deadline (a head or a body too slow to come, an idle connection, a client that does
-		// not read its response, the end of a lingering close), the answer is the same: close.
-		l.close(t.c)
-	}
+	// TODO(step 8)
+	notWritten(8, "expire (loop.go)")
 }
 
-// beginStop starts the shutdown: no more accepting, idle connections closed at once, the others as soon as
-// their response is sent (see next), and every connection by stopBy.
+// beginStop starts the shutdown that SIGTERM asks for.
+//
+// Step 9 (README: "Step 9: shutdown"):
+//   - accept no more connections: close the listener (which takes it out of the epoll set), set l.lfd to -1,
+//     and forget an accept pause;
+//   - close the idle connections at once: they wait for a request that has not started;
+//   - let the others finish their request: set l.stopping, and l.stopBy, when run gives up on them, l.grace
+//     from now (next closes a connection once its response is sent while stopping);
+//   - log how many connections are open, and how many requests are in the pool.
 func (l *loop) beginStop(now time.Time) {
-	log.Printf("shutting down: %d connections open, %d requests in the pool", l.open, l.inPool)
-	l.stopping = true
-	l.stopBy = now.Add(l.grace)
-	if l.lfd >= 0 {
-		unix.Close(l.lfd) // also takes it out of the epoll set
-		l.lfd = -1
-	}
-	l.acceptAt = time.Time{}
-	for _, c := range l.conns {
-		if c != nil && !c.closed && c.state == idle {
-			l.close(c)
-		}
-	}
+	// TODO(step 9)
+	notWritten(9, "beginStop (loop.go)")
+	l.stopping, l.stopBy = true, now // stops at once, cutting every request in flight
+}
+
+// requestStop asks the loop to shut down. It may be called from any goroutine.
+func (l *loop) requestStop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stop = true
+	l.wakeLocked()
 }
 
 // reap closes the connections marked for closing. Closing them only now, at the end of the turn, keeps
@@ -406,28 +397,6 @@ func (l *loop) shutdown() {
 	unix.Close(l.epfd)
 }
 
-// watch tells epoll what c waits for now, if that changed: to read when it can take a request, to write when
-// it has output the socket did not take.
-//
-// While a request is with the pool, the loop does not read its connection, yet it leaves EPOLLIN on: a client
-// waiting for its response sends nothing, so epoll stays quiet, and turning EPOLLIN off and on again would
-// cost two epoll_ctl calls per request. Only when epoll reports the connection readable all the same (ignoredIn:
-// the client sent more, or closed) does EPOLLIN go off, or level-triggered epoll would report it every turn.
-// EPOLLOUT cannot be left on like that: a socket is writable nearly all the time.
-func (l *loop) watch(c *conn, ignoredIn bool) {
-	if c.closed {
-		return
-	}
-	// TODO: what epoll should watch on c now (the chapter's "Write buffering and backpressure"):
-	//   - EPOLLIN when c.wantsRead();
-	//   - EPOLLOUT when c has output the socket did not take (c.unsent() > 0), and only then: a socket is
-	//     writable nearly all the time, and level-triggered epoll would report it every turn.
-	// If that differs from c.events, change it with l.ctl(unix.EPOLL_CTL_MOD, c.fd, events) and record it in
-	// c.events; if ctl fails, log the error and close c. (Then the refinement above, with ignoredIn, saves
-	// two epoll_ctl calls per request: optional.)
-	notWritten("watch (loop.go)")
-}
-
 // ctl adds, changes or removes what epoll watches on fd.
 func (l *loop) ctl(op, fd int, events uint32) error {
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
@@ -436,3 +405,22 @@ func (l *loop) ctl(op, fd int, events uint32) error {
 	}
 	return nil
 }
+
+// notWritten logs, once for each what, that a function of a step is not written yet, and returns an error that
+// says so: until every step is done, the server's log (which the grader's report shows) says what to write
+// next. No code calls it once the steps are done: delete it then.
+func notWritten(step int, what string) error {
+	err := fmt.Errorf("step %d, %s, is not written yet: see its TODO", step, what)
+	notWrittenMu.Lock()
+	defer notWrittenMu.Unlock()
+	if !notWrittenSaid[what] {
+		notWrittenSaid[what] = true
+		log.Print(err)
+	}
+	return err
+}
+
+var (
+	notWrittenMu   sync.Mutex
+	notWrittenSaid = map[string]bool{}
+)

@@ -43,8 +43,10 @@ func Answer(bw *bufio.Writer, req *gateway.Request, srv gateway.Server, app gate
 	return true
 }
 
-// Refuse answers a request that could not be read: 400 and friends for a bad request, nothing for a timeout
-// or a connection the client closed. It reports whether it sent an answer.
+// Refuse answers a request that could not be read: 400 and friends for a bad request, with Connection:
+// close, and nothing for a timeout or a connection the client closed. It writes the answer to bw and flushes
+// it, and reports whether the answer was sent. The flush writes to the connection under its write deadline:
+// on a kept-alive connection, set a new one first, since the last response's may have passed.
 func Refuse(bw *bufio.Writer, err error) bool {
 	// Network errors (a timeout, a reset) have a Timeout method, as net.Error says; checking for the method
 	// rather than the type keeps this package free of package net.

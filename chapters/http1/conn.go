@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"course/chapters/gateway"
@@ -40,17 +40,31 @@ type Server struct {
 
 // ServeConn serves the requests of conn until the client closes it, a timeout expires, a request forces the
 // close, or ctx is cancelled; then it closes conn. A connection that waits for its next request when ctx is
-// cancelled is closed at once; a request in flight is answered first.
+// cancelled is closed at once; a request in flight, from its first byte on, is answered first.
 func (s *Server) ServeConn(ctx context.Context, conn Conn) {
 	defer conn.Close()
-	// On shutdown, wake a connection that waits for its next request instead of waiting out its idle time.
-	var idle atomic.Bool
+	// On shutdown, the wake moves the read deadline of a connection that waits for its next
+	// request to now. It runs in a goroutine of its own: one lock keeps its check and move
+	// from interleaving with the loop leaving the wait, or it could cut a request that has
+	// just begun, moving the deadline after the loop had set the head's.
+	var mu sync.Mutex
+	waiting := false
 	stop := context.AfterFunc(ctx, func() {
-		if idle.Load() {
+		mu.Lock()
+		defer mu.Unlock()
+		if waiting {
 			conn.SetReadDeadline(time.Now())
 		}
 	})
 	defer stop()
+	// setWaiting marks the wait for a request begun or over, with the read deadline that
+	// goes with it, in one step for the wake.
+	setWaiting := func(w bool, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		waiting = w
+		conn.SetReadDeadline(time.Now().Add(d))
+	}
 
 	answer := s.Answer
 	if answer == nil {
@@ -60,34 +74,35 @@ func (s *Server) ServeConn(ctx context.Context, conn Conn) {
 	}
 	br := bufio.NewReader(conn)
 	bw := bufio.NewWriter(conn)
-	wait := s.HeaderTimeout // a new connection must start its request as quickly as it must finish its head
+	// A new connection must start its request as quickly as it must finish its head.
+	wait := s.HeaderTimeout
 	for {
-		// Wait for the first byte of the next request: the idle time of a keep-alive connection.
-		idle.Store(true)
-		conn.SetReadDeadline(time.Now().Add(wait))
+		// Wait for the next request's first byte: a keep-alive connection's idle time.
+		setWaiting(true, wait)
 		if ctx.Err() != nil {
-			return
+			return // stopping: no new wait (the wake may have run before it began)
 		}
 		if _, err := br.Peek(1); err != nil {
 			return // closed by the client, idle too long, or shutting down
 		}
-		idle.Store(false)
-		// From the first byte on, the whole head must arrive before the header deadline: a deadline for
-		// the head, not for each read, or a client sending one byte a second would hold us forever.
-		conn.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		// From its first byte on, the whole head must come before one deadline: one
+		// for each read would let a client sending a byte a second hold us forever.
+		setWaiting(false, s.HeaderTimeout)
 		req, err := ReadRequest(br, s.Limits)
 		if err != nil {
+			// The last response's write deadline may have passed while we waited.
+			conn.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 			if Refuse(bw, err) {
 				Linger(conn)
 			}
 			return
 		}
-		// The app reads the body, then the response is written: the write deadline comes after the body's.
+		// The app reads the body, then the response is written, by a later deadline.
 		conn.SetReadDeadline(time.Now().Add(s.BodyTimeout))
 		conn.SetWriteDeadline(time.Now().Add(s.BodyTimeout + s.WriteTimeout))
 		if !answer(bw, req, ctx.Err() != nil) {
 			if req.ContentLength != 0 {
-				Linger(conn) // the client may still be sending a body that was not read
+				Linger(conn) // the client may still be sending its body
 			}
 			return
 		}

@@ -137,6 +137,11 @@ func Listen(ctx context.Context, cfg *Config) (net.Listener, gateway.Server, err
 		return nil, gateway.Server{}, err
 	}
 	context.AfterFunc(ctx, func() { ln.Close() })
+	return ln, describe(ln), nil
+}
+
+// describe returns the gateway's description of a server listening on ln.
+func describe(ln net.Listener) gateway.Server {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return ln, gateway.Server{Name: "127.0.0.1", Port: port, Errors: os.Stderr}, nil
+	return gateway.Server{Name: "127.0.0.1", Port: port, Errors: os.Stderr}
 }

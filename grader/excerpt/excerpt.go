@@ -35,6 +35,15 @@ func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Lin
 
 var marker = regexp.MustCompile(`^<!-- code (\S+) (.+?) -->$`)
 
+// Marker reports whether line is an excerpt's marker, and returns the path and address it names.
+func Marker(line string) (path, addr string, ok bool) {
+	m := marker.FindStringSubmatch(strings.TrimSpace(line))
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
 // Extract returns the lines of the file at path (relative to root) selected by addr.
 func Extract(root, path, addr string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(root, path))
@@ -157,8 +166,8 @@ func process(root, md string) (string, []Problem, error) {
 	var problems []Problem
 	for i := 0; i < len(lines); i++ {
 		out = append(out, lines[i])
-		m := marker.FindStringSubmatch(strings.TrimSpace(lines[i]))
-		if m == nil {
+		path, addr, ok := Marker(lines[i])
+		if !ok {
 			continue
 		}
 		bad := func(msg string) { problems = append(problems, Problem{md, i + 1, msg}) }
@@ -174,7 +183,7 @@ func process(root, md string) (string, []Problem, error) {
 			bad("the code block is not closed")
 			continue
 		}
-		want, err := Extract(root, m[1], m[2])
+		want, err := Extract(root, path, addr)
 		if err != nil {
 			bad(err.Error())
 			out = append(out, lines[i+1:end+1]...)
@@ -183,7 +192,7 @@ func process(root, md string) (string, []Problem, error) {
 		}
 		got := strings.Join(lines[i+2:end], "\n") + "\n"
 		if got != want {
-			bad(fmt.Sprintf("differs from %s %s (run `make docs` to refresh it)", m[1], m[2]))
+			bad(fmt.Sprintf("differs from %s %s (run `make docs` to refresh it)", path, addr))
 		}
 		out = append(out, lines[i+1])
 		out = append(out, strings.Split(strings.TrimSuffix(want, "\n"), "\n")...)

@@ -31,7 +31,7 @@ func chapter1() *Chapter {
 			"http1.ParseRequestLine(", "http1.ReadHeader(", "http1.ParseField(", "http1.CheckHost(",
 			"http1.BodyLength(", "http1.LengthBody(", "http1.ChunkedBody(", "http1.ParseChunkSize(",
 			".ServeConn(", ".HTTP1("},
-		Specs: append(correctness1(blockingFlags), headOfLine1),
+		Specs: append(correctness1(blockingFlags), headOfLine1, shutdownSpec(stopPlan{id: "1.36", why: readme1 + "#keep-alive", idle: 1})),
 	}
 }
 

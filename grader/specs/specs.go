@@ -33,6 +33,7 @@ var chapters = map[int]func() *Chapter{
 	1: chapter1,
 	2: chapter2,
 	3: chapter3,
+	4: chapter4,
 }
 
 // ForChapter returns the table of chapter n.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -59,9 +60,10 @@ func TestChapter1(t *testing.T) {
 		require.Contains(t, anchors1, "#"+anchor, s.ID)
 	}
 	later := correctness1(nil)
-	require.Len(t, later, len(ch.Specs)-1, "later chapters rerun all but the head-of-line measurement")
+	require.Len(t, later, len(ch.Specs)-2, "later chapters rerun all but the head-of-line measurement and the SIGTERM spec, which they have their own of")
 	for _, s := range later {
 		require.NotEqual(t, headOfLine1.ID, s.ID)
+		require.NotContains(t, s.Title, "SIGTERM")
 	}
 }
 
@@ -240,4 +242,80 @@ func TestArchitectureFails(t *testing.T) {
 			require.Contains(t, r.Message, tt.want)
 		})
 	}
+}
+
+func TestNotLetters(t *testing.T) {
+	require.Equal(t, -1, notLetters([]byte("abcdefghijklmnopqrstuvwxyzabc")))
+	require.Equal(t, -1, notLetters(nil))
+	require.Equal(t, 27, notLetters([]byte("abcdefghijklmnopqrstuvwxyzaXc")))
+}
+
+func TestChapter3(t *testing.T) {
+	ch, err := ForChapter(3)
+	require.NoError(t, err)
+	require.True(t, ch.Race, "chapter 3 is built with the race detector: the loop and the workers share each response")
+	var own []string
+	for _, s := range ch.Specs {
+		if strings.HasPrefix(s.ID, "3.") {
+			own = append(own, s.ID)
+		}
+	}
+	for i, id := range own {
+		require.Equal(t, fmt.Sprintf("3.%d", i+1), id, "ids follow the order of the table")
+	}
+}
+
+// TestShutdownSpecs checks that the chapters whose SIGTERM spec is shutdownSpec's have one, that overrides the
+// grader's short idle timeout, and passes -shutdown-timeout only to a server that has the flag (chapter 1's has
+// not).
+func TestShutdownSpecs(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		ch, err := ForChapter(n)
+		require.NoError(t, err)
+		var stops []spec.Spec
+		for _, s := range ch.Specs {
+			if s.Stops {
+				stops = append(stops, s)
+			}
+		}
+		require.Len(t, stops, 1, "chapter %d has one SIGTERM spec", n)
+		s := stops[0]
+		require.True(t, strings.HasPrefix(s.ID, fmt.Sprintf("%d.", n)), s.ID)
+		require.Contains(t, strings.Join(s.Flags, " "), "-idle-timeout "+stopIdleTimeout, "the server's default idle timeout, not the grader's 1s")
+		require.Equal(t, n > 1, slices.Contains(s.Flags, "-shutdown-timeout"), "chapter %d: -shutdown-timeout from chapter 2 on", n)
+		for name, c := range s.Cases {
+			require.NotEmpty(t, c.Hint, "%s: the sub-case %q has a hint of its own", s.ID, name)
+		}
+	}
+}
+
+// anchors4 are the sections of the chapter 4 README that its own specs may point to.
+var anchors4 = []string{
+	"#step-1-one-socket-one-worker", "#step-2-n-workers-reaped-and-replaced", "#step-3-sigterm-sigttin-and-sigttou",
+	"#step-4-heartbeats-and-the-timeout", "#step-5-workers-that-cannot-boot", "#step-6-reload-on-sighup",
+	"#what-the-app-is-told", "#sharing-data-between-processes", "#a-file-under-a-lock", "#shared-memory",
+	"#recycling-workers", "#when-the-master-dies",
+}
+
+func TestChapter4(t *testing.T) {
+	ch, err := ForChapter(4)
+	require.NoError(t, err)
+	require.Equal(t, "04-prefork", ch.Slug)
+	require.True(t, ch.Race, "chapter 4 is built with the race detector")
+	var own []string
+	for _, s := range ch.Specs {
+		if !strings.HasPrefix(s.ID, "4.") {
+			continue
+		}
+		own = append(own, s.ID)
+		_, anchor, _ := strings.Cut(s.Why, "#")
+		require.Contains(t, anchors4, "#"+anchor, s.ID)
+		require.False(t, s.Stops && !s.Fresh && len(s.Flags) == 0, "%s stops a server it does not own", s.ID)
+	}
+	for i, id := range own {
+		require.Equal(t, fmt.Sprintf("4.%d", i+1), id, "ids follow the order of the table")
+	}
+	// Two tables use two settings files: no two servers share one.
+	a, b := prefork4(), prefork4()
+	require.NotEqual(t, a[8].Flags, b[8].Flags)
 }

@@ -49,6 +49,9 @@ func (f *framer) reset() {
 	f.line = f.line[:0]
 }
 
+// fresh reports whether no byte of the next response has arrived.
+func (f *framer) fresh() bool { return f.state == stStatus && len(f.line) == 0 }
+
 // feed consumes b up to the end of one response and returns how many bytes it
 // used. When done is true, f.status and f.keepAlive describe the response.
 func (f *framer) feed(b []byte) (n int, done bool, err error) {

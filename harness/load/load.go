@@ -74,6 +74,17 @@ type Config struct {
 	// Progress, if non-nil, receives a live progress line rewritten with \r
 	// every 250ms, cleared at the end.
 	Progress io.Writer
+
+	// Retry sends again, once, on a new connection, a request that failed on
+	// a kept-alive connection (one that had carried a response already)
+	// because the server closed or reset it before any byte of the response
+	// arrived. A server may close an idle connection at any moment, and the
+	// request that crossed the close on the wire never reached the
+	// application: RFC 9112 section 9.3.1 lets a client retry it when the
+	// request is idempotent (RFC 9110 section 9.2.2), as browsers do. Such
+	// requests count in Result.Retries, not in Errors; if the retry fails
+	// too, that failure is an error.
+	Retry bool
 }
 
 // DefaultTimeout is the response timeout when Config.Timeout is zero.
@@ -93,6 +104,7 @@ type Result struct {
 	Errors map[string]int64
 
 	Reconnects int64       // connections dialled again after one closed
+	Retries    int64       // requests sent again under Config.Retry
 	Latency    Percentiles // over all responses
 }
 
@@ -220,6 +232,9 @@ func (r *Result) String() string {
 	writeCounts(&b, "Errors:", r.Errors)
 	if r.Reconnects > 0 {
 		fmt.Fprintf(&b, "Reconnects: %d\n", r.Reconnects)
+	}
+	if r.Retries > 0 {
+		fmt.Fprintf(&b, "Retries: %d\n", r.Retries)
 	}
 	return b.String()
 }

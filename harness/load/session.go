@@ -127,6 +127,7 @@ func (r *runner) result(elapsed time.Duration) *Result {
 		res.Requests += t.answered.Load()
 		res.Bytes += t.bytes
 		res.Reconnects += t.reconnects
+		res.Retries += t.retries
 		if t.ok > 0 {
 			res.Status[200] += t.ok
 		}
@@ -155,6 +156,7 @@ type tally struct {
 	errors     map[string]int64
 	bytes      int64
 	reconnects int64
+	retries    int64
 
 	// Read while the run goes on, for the progress line.
 	answered atomic.Int64 // responses
@@ -205,6 +207,12 @@ func (t *tally) reconnected() {
 	t.unlock()
 }
 
+func (t *tally) retried() {
+	t.lock()
+	t.retries++
+	t.unlock()
+}
+
 // session is the protocol side of one of the cfg.Conns connections, across
 // its reconnections: what to send and when, what the bytes received mean, and
 // what to count. The engines do the I/O and call it; it does none itself.
@@ -220,6 +228,7 @@ type session struct {
 	next     time.Time // open loop: when the next one is due
 	waitFrom time.Time // since when a response has been awaited
 	dialled  bool      // a connection was established before
+	served   int       // responses on the current connection
 }
 
 func newSession(r *runner, id int, t *tally) *session {
@@ -247,6 +256,7 @@ func (s *session) connected() {
 	s.dialled = true
 	s.f.reset()
 	s.head, s.inflight = 0, 0
+	s.served = 0
 }
 
 // dialFailed counts a failed dial as a failed request and reports whether
@@ -334,6 +344,7 @@ func (s *session) answered(now time.Time) error {
 	s.head = (s.head + 1) % len(s.due)
 	s.inflight--
 	s.waitFrom = now
+	s.served++
 	s.t.record(s.f.status, now.Sub(due))
 	return nil
 }
@@ -368,10 +379,24 @@ func (s *session) closed(now time.Time) error {
 // flight (the connection is just dialled again).
 func (s *session) fail(err error, otherKind string) {
 	if s.inflight > 0 && !s.r.stopped() {
-		s.t.count(errorKind(err, otherKind))
-		s.r.release(s.inflight - 1)
+		if kind := errorKind(err, otherKind); s.retryable(kind) {
+			s.t.retried()
+			s.r.release(s.inflight) // all of them are sent again on the next connection
+		} else {
+			s.t.count(kind)
+			s.r.release(s.inflight - 1)
+		}
 	}
 	s.head, s.inflight = 0, 0
+}
+
+// retryable reports whether the oldest request in flight, which failed with
+// an error of kind, may be sent again under Config.Retry: the connection had
+// carried a response before, and closed or reset before any byte of this
+// one. A request that fails on a new connection is never retried, so a
+// request is retried once at most.
+func (s *session) retryable(kind string) bool {
+	return s.r.cfg.Retry && s.served > 0 && s.f.fresh() && (kind == KindEOF || kind == KindReset)
 }
 
 // timedOut reports whether the session has awaited a response too long.

@@ -12,8 +12,8 @@ import (
 // which every later chapter uses, and the answer to the WSGI question.
 func listen(ctx context.Context, cfg *launch.Config) (net.Listener, gateway.Server, error) {
 	ln, gw, err := launch.Listen(ctx, cfg)
-	// One goroutine runs one request at a time, in one process: the app is never called twice at once, and
-	// whatever it keeps in memory is seen by every request.
+	// One goroutine runs one request at a time, in one process: the app is never called
+	// twice at once, and whatever it keeps in memory is seen by every request.
 	gw.MultiThread, gw.MultiProcess = false, false
 	return ln, gw, err
 }
@@ -29,7 +29,7 @@ func acceptLoop(ctx context.Context, ln net.Listener, handle func(net.Conn)) err
 			}
 			return err
 		}
-		// No goroutine: while this connection is served, the next ones wait in the listen backlog.
+		// No goroutine: while this connection is served, the next wait in the backlog.
 		handle(conn)
 	}
 }

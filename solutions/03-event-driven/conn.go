@@ -222,6 +222,43 @@ func (l *loop) tooBusy(c *conn, now time.Time) {
 	l.write(c, now)
 }
 
+// next ends a request whose response is all written, and starts on the next one: at once if it has been
+// pipelined, else when the client sends it.
+func (l *loop) next(c *conn, now time.Time) {
+	c.req, c.body, c.reply, c.answered = nil, nil, nil, false
+	if !c.keep || l.stopping {
+		if c.drain || len(c.in) > 0 {
+			l.linger(c, now)
+		} else {
+			l.close(c)
+		}
+		return
+	}
+	c.out, c.sent = nil, 0 // an idle connection keeps no buffer
+	c.state = idle
+	if len(c.in) > 0 {
+		in := c.in
+		c.in = nil
+		l.feed(c, in, now)
+		return
+	}
+	l.timers.set(&c.timer, now.Add(l.cfg.IdleTimeout))
+}
+
+// linger closes c gracefully while the client may still be sending, as after a 413: closing a socket with
+// unread bytes makes the kernel send a reset, and a reset can destroy the response before the client reads
+// it. So the loop shuts down its sending side (the client sees the end of the response), then reads and drops
+// what still comes, until the client closes, lingerBytes or lingerTime, as nginx's lingering_close does.
+func (l *loop) linger(c *conn, now time.Time) {
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		l.close(c)
+		return
+	}
+	c.state = lingering
+	c.in, c.out, c.sent = nil, nil, 0
+	l.timers.set(&c.timer, now.Add(lingerTime))
+}
+
 // write writes c's output until the socket takes no more.
 func (l *loop) write(c *conn, now time.Time) {
 	progress := false
@@ -258,43 +295,6 @@ func (l *loop) write(c *conn, now time.Time) {
 			l.next(c, now)
 		}
 	}
-}
-
-// next ends a request whose response is all written, and starts on the next one: at once if it has been
-// pipelined, else when the client sends it.
-func (l *loop) next(c *conn, now time.Time) {
-	c.req, c.body, c.reply, c.answered = nil, nil, nil, false
-	if !c.keep || l.stopping {
-		if c.drain || len(c.in) > 0 {
-			l.linger(c, now)
-		} else {
-			l.close(c)
-		}
-		return
-	}
-	c.out, c.sent = nil, 0 // an idle connection keeps no buffer
-	c.state = idle
-	if len(c.in) > 0 {
-		in := c.in
-		c.in = nil
-		l.feed(c, in, now)
-		return
-	}
-	l.timers.set(&c.timer, now.Add(l.cfg.IdleTimeout))
-}
-
-// linger closes c gracefully while the client may still be sending, as after a 413: closing a socket with
-// unread bytes makes the kernel send a reset, and a reset can destroy the response before the client reads
-// it. So the loop shuts down its sending side (the client sees the end of the response), then reads and drops
-// what still comes, until the client closes, lingerBytes or lingerTime, as nginx's lingering_close does.
-func (l *loop) linger(c *conn, now time.Time) {
-	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
-		l.close(c)
-		return
-	}
-	c.state = lingering
-	c.in, c.out, c.sent = nil, nil, 0
-	l.timers.set(&c.timer, now.Add(lingerTime))
 }
 
 // close marks c for closing at the end of the turn (see reap), and tells its worker, if it has one.

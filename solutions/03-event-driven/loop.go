@@ -128,69 +128,6 @@ func (l *loop) listen(addr string) error {
 	return nil
 }
 
-// requestStop asks the loop to shut down. It may be called from any goroutine.
-func (l *loop) requestStop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.stop = true
-	l.wakeLocked()
-}
-
-// run runs the loop until it has shut down. Each turn:
-//
-//  1. wait in epoll_wait for I/O or a worker, at most until the nearest deadline;
-//  2. handle each ready file descriptor: accept on the listener, read and write on the connections;
-//  3. take the news of the workers: response bytes to write, responses finished;
-//  4. expire the deadlines that passed;
-//  5. close the connections marked for closing.
-//
-// Epoll is used level-triggered: it reports a socket as long as it is readable (or writable, when asked),
-// not only when it becomes so. The loop may then read a little from each socket and come back next turn,
-// and may stop watching a socket for a while (a request in the pool, a full output buffer) without losing
-// anything. Edge-triggered epoll reports changes only: it saves the system calls that re-arm or re-report,
-// but the loop must then drain every socket to EAGAIN each time, or never hear of it again.
-func (l *loop) run() error {
-	// The loop is one goroutine; pinned to one OS thread, it is also one thread, as an event loop in C is.
-	// (Unpinned, the runtime could move it from thread to thread between turns: one at a time all the same.
-	// Measured, pinning costs no throughput.)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer l.shutdown()
-	for {
-		now := time.Now()
-		if l.stopping && (l.open == 0 || !now.Before(l.stopBy)) {
-			return nil
-		}
-		n, err := l.wait(now)
-		if err != nil {
-			return err
-		}
-		now = time.Now()
-		for _, ev := range l.events[:n] {
-			switch fd := int(ev.Fd); fd {
-			case l.lfd:
-				l.accept(now)
-			case l.wakefd:
-				var b [8]byte
-				unix.Read(l.wakefd, b[:]) // resets the counter; the news is in the ready list
-			default:
-				if c := l.conns[fd]; c != nil && !c.closed {
-					l.onEvent(c, ev.Events, now)
-				}
-			}
-		}
-		ready, stop := l.takeReady()
-		for _, r := range ready {
-			l.onReply(r, now)
-		}
-		if stop && !l.stopping {
-			l.beginStop(now)
-		}
-		l.expire(now)
-		l.reap()
-	}
-}
-
 // wait blocks in epoll_wait until a file descriptor is ready or the nearest deadline, and returns how many
 // events it got.
 func (l *loop) wait(now time.Time) (int, error) {
@@ -204,20 +141,9 @@ func (l *loop) wait(now time.Time) (int, error) {
 	if l.stopping {
 		timeout = earliest(timeout, msUntil(now, l.stopBy))
 	}
-	l.mu.Lock()
-	if len(l.ready) > 0 || l.stop && !l.stopping {
-		timeout = 0 // news came since the last look: do not sleep
-	}
-	l.sleeping = timeout != 0
-	l.mu.Unlock()
-
+	timeout = l.sleep(timeout)
 	n, err := unix.EpollWait(l.epfd, l.events, timeout)
-
-	if timeout != 0 {
-		l.mu.Lock()
-		l.sleeping = false
-		l.mu.Unlock()
-	}
+	l.awake(timeout)
 	if errors.Is(err, unix.EINTR) {
 		return 0, nil // a signal: go round again
 	}
@@ -225,6 +151,28 @@ func (l *loop) wait(now time.Time) (int, error) {
 		return 0, fmt.Errorf("epoll_wait: %w", err)
 	}
 	return n, nil
+}
+
+// sleep tells the workers that the loop is going to sleep in epoll_wait for timeout (milliseconds, -1 for no
+// limit), so that a worker with news writes the eventfd to wake it (see post in offload.go), and returns the
+// timeout to sleep for: 0 when news came since the loop last looked, which no worker will announce again.
+func (l *loop) sleep(timeout int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ready) > 0 || l.stop && !l.stopping {
+		timeout = 0 // news came since the last look: do not sleep
+	}
+	l.sleeping = timeout != 0
+	return timeout
+}
+
+// awake tells the workers that the loop is no longer asleep: it will look at their news before it sleeps again.
+func (l *loop) awake(timeout int) {
+	if timeout != 0 {
+		l.mu.Lock()
+		l.sleeping = false
+		l.mu.Unlock()
+	}
 }
 
 // msUntil returns the milliseconds from now to t, rounded up (rounding down would wake the loop a little
@@ -281,20 +229,6 @@ func (l *loop) accept(now time.Time) {
 	}
 }
 
-func (l *loop) pauseAccept(now time.Time) {
-	if err := l.ctl(unix.EPOLL_CTL_DEL, l.lfd, 0); err != nil {
-		log.Printf("pausing accept: %v", err)
-	}
-	l.acceptAt = now.Add(acceptPause)
-}
-
-func (l *loop) resumeAccept() {
-	l.acceptAt = time.Time{}
-	if err := l.ctl(unix.EPOLL_CTL_ADD, l.lfd, unix.EPOLLIN); err != nil {
-		log.Printf("resuming accept: %v", err)
-	}
-}
-
 // add starts serving the connected socket fd, which must be non-blocking.
 func (l *loop) add(fd int, now time.Time) error {
 	c := newConn(fd, l.lim)
@@ -310,6 +244,108 @@ func (l *loop) add(fd int, now time.Time) error {
 	// A new connection has as long to start its request as a kept-alive one has to finish its head.
 	l.timers.set(&c.timer, now.Add(l.cfg.HeaderTimeout))
 	return nil
+}
+
+// pauseAccept stops watching the listener for acceptPause: out of descriptors, the connections waiting in the
+// backlog would keep it readable, and level-triggered epoll would report it at every turn. expire resumes.
+func (l *loop) pauseAccept(now time.Time) {
+	if err := l.ctl(unix.EPOLL_CTL_DEL, l.lfd, 0); err != nil {
+		log.Printf("pausing accept: %v", err)
+	}
+	l.acceptAt = now.Add(acceptPause)
+}
+
+// resumeAccept watches the listener again, once an accept pause is over.
+func (l *loop) resumeAccept() {
+	l.acceptAt = time.Time{}
+	if err := l.ctl(unix.EPOLL_CTL_ADD, l.lfd, unix.EPOLLIN); err != nil {
+		log.Printf("resuming accept: %v", err)
+	}
+}
+
+// watch tells epoll what c waits for now, if that changed: to read when it can take a request, to write when
+// it has output the socket did not take.
+//
+// While a request is with the pool, the loop does not read its connection, yet it leaves EPOLLIN on: a client
+// waiting for its response sends nothing, so epoll stays quiet, and turning EPOLLIN off and on again would
+// cost two epoll_ctl calls per request. Only when epoll reports the connection readable all the same (ignoredIn:
+// the client sent more, or closed) does EPOLLIN go off, or level-triggered epoll would report it every turn.
+// EPOLLOUT cannot be left on like that: a socket is writable nearly all the time.
+func (l *loop) watch(c *conn, ignoredIn bool) {
+	if c.closed {
+		return
+	}
+	var events uint32
+	if c.wantsRead() || c.events&unix.EPOLLIN != 0 && !ignoredIn {
+		events |= unix.EPOLLIN
+	}
+	if c.unsent() > 0 {
+		events |= unix.EPOLLOUT
+	}
+	if events == c.events {
+		return
+	}
+	if err := l.ctl(unix.EPOLL_CTL_MOD, c.fd, events); err != nil {
+		log.Printf("%v", err)
+		l.close(c)
+		return
+	}
+	c.events = events
+}
+
+// run runs the loop until it has shut down. Each turn:
+//
+//  1. wait in epoll_wait for I/O or a worker, at most until the nearest deadline;
+//  2. handle each ready file descriptor: accept on the listener, read and write on the connections;
+//  3. take the news of the workers: response bytes to write, responses finished;
+//  4. expire the deadlines that passed;
+//  5. close the connections marked for closing.
+//
+// Epoll is used level-triggered: it reports a socket as long as it is readable (or writable, when asked),
+// not only when it becomes so. The loop may then read a little from each socket and come back next turn,
+// and may stop watching a socket for a while (a request in the pool, a full output buffer) without losing
+// anything. Edge-triggered epoll reports changes only: it saves the system calls that re-arm or re-report,
+// but the loop must then drain every socket to EAGAIN each time, or never hear of it again.
+func (l *loop) run() error {
+	// The loop is one goroutine; pinned to one OS thread, it is also one thread, as an event loop in C is.
+	// (Unpinned, the runtime could move it from thread to thread between turns: one at a time all the same.
+	// Measured, pinning costs no throughput.)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.shutdown()
+	for {
+		now := time.Now()
+		if l.stopping && (l.open == 0 || !now.Before(l.stopBy)) {
+			return nil
+		}
+		n, err := l.wait(now)
+		if err != nil {
+			return err
+		}
+		now = time.Now()
+		for _, ev := range l.events[:n] {
+			switch fd := int(ev.Fd); fd {
+			case l.lfd:
+				l.accept(now)
+			case l.wakefd:
+				var b [8]byte
+				unix.Read(l.wakefd, b[:]) // resets the counter; the news is in the ready list
+			default:
+				if c := l.conns[fd]; c != nil && !c.closed {
+					l.onEvent(c, ev.Events, now)
+				}
+			}
+		}
+		ready, stop := l.takeReady()
+		for _, r := range ready {
+			l.onReply(r, now)
+		}
+		if stop && !l.stopping {
+			l.beginStop(now)
+		}
+		l.expire(now)
+		l.reap()
+	}
 }
 
 // onEvent handles what epoll reported for c.
@@ -401,6 +437,14 @@ func (l *loop) beginStop(now time.Time) {
 	}
 }
 
+// requestStop asks the loop to shut down. It may be called from any goroutine.
+func (l *loop) requestStop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stop = true
+	l.wakeLocked()
+}
+
 // reap closes the connections marked for closing. Closing them only now, at the end of the turn, keeps
 // their descriptor numbers from being reused by an accept in the same turn, while events for the old
 // connection may still be in the list being handled.
@@ -431,36 +475,6 @@ func (l *loop) shutdown() {
 	l.wakefd = -1
 	l.mu.Unlock()
 	unix.Close(l.epfd)
-}
-
-// watch tells epoll what c waits for now, if that changed: to read when it can take a request, to write when
-// it has output the socket did not take.
-//
-// While a request is with the pool, the loop does not read its connection, yet it leaves EPOLLIN on: a client
-// waiting for its response sends nothing, so epoll stays quiet, and turning EPOLLIN off and on again would
-// cost two epoll_ctl calls per request. Only when epoll reports the connection readable all the same (ignoredIn:
-// the client sent more, or closed) does EPOLLIN go off, or level-triggered epoll would report it every turn.
-// EPOLLOUT cannot be left on like that: a socket is writable nearly all the time.
-func (l *loop) watch(c *conn, ignoredIn bool) {
-	if c.closed {
-		return
-	}
-	var events uint32
-	if c.wantsRead() || c.events&unix.EPOLLIN != 0 && !ignoredIn {
-		events |= unix.EPOLLIN
-	}
-	if c.unsent() > 0 {
-		events |= unix.EPOLLOUT
-	}
-	if events == c.events {
-		return
-	}
-	if err := l.ctl(unix.EPOLL_CTL_MOD, c.fd, events); err != nil {
-		log.Printf("%v", err)
-		l.close(c)
-		return
-	}
-	c.events = events
 }
 
 // ctl adds, changes or removes what epoll watches on fd.

@@ -62,6 +62,7 @@ func run() int {
 	method := flag.String("m", "GET", "request `method`")
 	body := flag.String("body", "", "request `body`")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
+	retry := flag.Bool("retry", false, "send again, once, a request that a kept-alive connection closed before any byte of its response (counted as a retry, not an error)")
 	flag.Var(&hdrs, "H", "add a request `header` 'Name: value' (repeatable)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: load [flags] http://127.0.0.1:PORT/path\n")
@@ -90,6 +91,7 @@ func run() int {
 		Request:  req,
 		Pipeline: *pipeline,
 		Timeout:  *timeout,
+		Retry:    *retry,
 	}
 	if isTerminal(os.Stderr) && !*asJSON {
 		cfg.Progress = os.Stderr
@@ -162,6 +164,7 @@ type report struct {
 	Status      map[int]int64    `json:"status"`
 	Errors      map[string]int64 `json:"errors"`
 	Reconnects  int64            `json:"reconnects"`
+	Retries     int64            `json:"retries"`
 	Latency     latencyMS        `json:"latency_ms"`
 }
 
@@ -189,6 +192,7 @@ func writeJSON(w io.Writer, rawURL string, conns int, res *load.Result) error {
 		Status:      res.Status,
 		Errors:      res.Errors,
 		Reconnects:  res.Reconnects,
+		Retries:     res.Retries,
 		Latency: latencyMS{
 			P50: ms(l.P50), P90: ms(l.P90), P99: ms(l.P99), P999: ms(l.P999), Max: ms(l.Max), Mean: ms(l.Mean),
 		},
