@@ -257,16 +257,8 @@ var chapter1 = []Mutant{
 	// Keep-alive and the request loop.
 	{
 		Name: "bufio-reader-per-request", Chapter: 1, File: http1Conn,
-		Old: `	br := bufio.NewReader(conn)
-	bw := bufio.NewWriter(conn)
-	wait := s.HeaderTimeout // a new connection must start its request as quickly as it must finish its head
-	for {
-`,
-		New: `	bw := bufio.NewWriter(conn)
-	wait := s.HeaderTimeout // a new connection must start its request as quickly as it must finish its head
-	for {
-		br := bufio.NewReader(conn)
-`,
+		Old:     "\t\tif _, err := br.Peek(1); err != nil {\n",
+		New:     "\t\tbr = bufio.NewReader(conn)\n\t\tif _, err := br.Peek(1); err != nil {\n",
 		Bug:     "A new bufio.Reader is made for each request, which drops the bytes the last one read ahead.",
 		Shows:   "Three requests sent in one write get one answer, then silence.",
 		Killers: []string{"1.6"},
@@ -398,20 +390,12 @@ var chapter1 = []Mutant{
 
 	// Timeouts.
 	{
-		Name: "idle-deadline-once-per-connection", Chapter: 1, File: http1Conn,
-		Old: `	for {
-		// Wait for the first byte of the next request: the idle time of a keep-alive connection.
-		idle.Store(true)
-		conn.SetReadDeadline(time.Now().Add(wait))
-`,
-		New: `	conn.SetReadDeadline(time.Now().Add(wait))
-	for {
-		// Wait for the first byte of the next request: the idle time of a keep-alive connection.
-		idle.Store(true)
-`,
-		Bug:     "The wait for a request is bounded once, when the connection is accepted, not before each request, so a kept-alive connection waits under the last deadline set (the body's).",
-		Shows:   "GET /hello, then nothing: the connection stays open for -body-timeout (30 s), not -idle-timeout (1 s).",
-		Killers: []string{"1.21", "1.34"},
+		Name: "idle-deadline-not-set", Chapter: 1, File: http1Conn,
+		Old:     "\t\tsetWaiting(true, wait)\n",
+		New:     "\t\tmu.Lock()\n\t\twaiting = true\n\t\tmu.Unlock()\n\t\t_ = wait\n",
+		Bug:     "The wait for a request sets no deadline of its own, so it runs under the last one set: none on a new connection, the body's on a kept-alive one.",
+		Shows:   "A connection that sends nothing stays open for good; GET /hello, then nothing: the connection stays open for -body-timeout (30 s), not -idle-timeout (1 s).",
+		Killers: []string{"1.21", "1.33"},
 	},
 	{
 		Name: "idle-timeout-is-header-timeout", Chapter: 1, File: http1Conn,
@@ -431,56 +415,56 @@ var chapter1 = []Mutant{
 	},
 	{
 		Name: "write-deadline-once-per-connection", Chapter: 1, File: http1Conn,
-		Old: `	wait := s.HeaderTimeout // a new connection must start its request as quickly as it must finish its head
+		Old: `	wait := s.HeaderTimeout
 	for {
-		// Wait for the first byte of the next request: the idle time of a keep-alive connection.
-		idle.Store(true)
-		conn.SetReadDeadline(time.Now().Add(wait))
+		// Wait for the next request's first byte: a keep-alive connection's idle time.
+		setWaiting(true, wait)
 		if ctx.Err() != nil {
-			return
+			return // stopping: no new wait (the wake may have run before it began)
 		}
 		if _, err := br.Peek(1); err != nil {
 			return // closed by the client, idle too long, or shutting down
 		}
-		idle.Store(false)
-		// From the first byte on, the whole head must arrive before the header deadline: a deadline for
-		// the head, not for each read, or a client sending one byte a second would hold us forever.
-		conn.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		// From its first byte on, the whole head must come before one deadline: one
+		// for each read would let a client sending a byte a second hold us forever.
+		setWaiting(false, s.HeaderTimeout)
 		req, err := ReadRequest(br, s.Limits)
 		if err != nil {
+			// The last response's write deadline may have passed while we waited.
+			conn.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 			if Refuse(bw, err) {
 				Linger(conn)
 			}
 			return
 		}
-		// The app reads the body, then the response is written: the write deadline comes after the body's.
+		// The app reads the body, then the response is written, by a later deadline.
 		conn.SetReadDeadline(time.Now().Add(s.BodyTimeout))
 		conn.SetWriteDeadline(time.Now().Add(s.BodyTimeout + s.WriteTimeout))
 `,
-		New: `	wait := s.HeaderTimeout // a new connection must start its request as quickly as it must finish its head
+		New: `	wait := s.HeaderTimeout
 	conn.SetWriteDeadline(time.Now().Add(s.BodyTimeout + s.WriteTimeout))
 	for {
-		// Wait for the first byte of the next request: the idle time of a keep-alive connection.
-		idle.Store(true)
-		conn.SetReadDeadline(time.Now().Add(wait))
+		// Wait for the next request's first byte: a keep-alive connection's idle time.
+		setWaiting(true, wait)
 		if ctx.Err() != nil {
-			return
+			return // stopping: no new wait (the wake may have run before it began)
 		}
 		if _, err := br.Peek(1); err != nil {
 			return // closed by the client, idle too long, or shutting down
 		}
-		idle.Store(false)
-		// From the first byte on, the whole head must arrive before the header deadline: a deadline for
-		// the head, not for each read, or a client sending one byte a second would hold us forever.
-		conn.SetReadDeadline(time.Now().Add(s.HeaderTimeout))
+		// From its first byte on, the whole head must come before one deadline: one
+		// for each read would let a client sending a byte a second hold us forever.
+		setWaiting(false, s.HeaderTimeout)
 		req, err := ReadRequest(br, s.Limits)
 		if err != nil {
+			// The last response's write deadline may have passed while we waited.
+			conn.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 			if Refuse(bw, err) {
 				Linger(conn)
 			}
 			return
 		}
-		// The app reads the body, then the response is written: the write deadline comes after the body's.
+		// The app reads the body, then the response is written, by a later deadline.
 		conn.SetReadDeadline(time.Now().Add(s.BodyTimeout))
 `,
 		Bug:     "The write deadline is set once, when the connection is accepted, so it runs out in the middle of a long-lived keep-alive connection.",

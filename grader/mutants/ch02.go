@@ -203,7 +203,7 @@ var chapter2 = []Mutant{
 		New:     `close := closing || !req.WantsKeepAlive()`,
 		Bug:     "A request refused with 503 keeps its connection even when it has a body nobody read.",
 		Shows:   "While the pool is full, POST /echo whose body is \"GET /counter HTTP/1.1 ...\" gets a 503 that keeps the connection, then an answer to the GET smuggled in the body.",
-		Killers: []string{"2.3"},
+		Killers: []string{"2.10", "2.3"},
 	},
 
 	// The server around the pool.
@@ -271,15 +271,9 @@ var chapter2 = []Mutant{
 	},
 	{
 		Name: "idle-not-woken-on-shutdown", Chapter: 2, File: http1Conn,
-		Old: `	stop := context.AfterFunc(ctx, func() {
-		if idle.Load() {
-			conn.SetReadDeadline(time.Now())
-		}
-	})
-	defer stop()
-`,
-		New:     "",
-		Bug:     "On shutdown a connection that waits for its next request is not woken, so it is closed only when its idle timeout passes.",
+		Old:     "stop := context.AfterFunc(ctx, func() {",
+		New:     "stop := context.AfterFunc(context.Background(), func() {",
+		Bug:     "The wake of a connection that waits for its next request is tied to a context that is never cancelled, so on shutdown the connection is closed only when its idle timeout passes.",
 		Shows:   "SIGTERM with an idle keep-alive connection open and the default timeouts: the server exits after -shutdown-timeout (10 s), not at once.",
 		Killers: []string{"2.9"},
 	},

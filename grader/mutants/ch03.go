@@ -39,7 +39,7 @@ var chapter3 = []Mutant{
 		New:     "",
 		Bug:     "The header (or body) deadline is left running while the app runs, so a request that takes longer than it is cut off.",
 		Shows:   "GET /sleep?ms=1500 with -header-timeout 1s: the connection is closed at 1 s, before the answer (GET /cpu?ms=1000 escapes it by a hair: its answer is taken in the same turn that would expire the deadline).",
-		Killers: []string{"3.8"},
+		Killers: []string{"3.8", "3.15"},
 	},
 	{
 		Name: "header-deadline-per-read", Chapter: 3, File: eventConn,
@@ -105,7 +105,7 @@ var chapter3 = []Mutant{
 		New:     "",
 		Bug:     "The loop goes to sleep without looking for news that came after its last look, which no worker will announce again.",
 		Shows:   "15 bursts of 20 GET /sleep?ms=50 at once: a few requests get no answer within 3 s (the reference answers all within 0.2 s); a SIGTERM that comes between two turns is missed the same way.",
-		Killers: []string{"3.7", "3.2", "3.3"},
+		Killers: []string{"3.2", "3.3", "3.7", "3.12"},
 	},
 
 	// Accepting.
@@ -182,7 +182,7 @@ var chapter3 = []Mutant{
 		New:     `l.tooBusy(c, now)`,
 		Bug:     "A request whose app ran past the request timeout is answered like one the pool refused: 503, not 504.",
 		Shows:   "With -request-timeout 500ms, GET /sleep?ms=3000 gets 503 with Retry-After, not 504 Gateway Timeout.",
-		Killers: []string{"3.7"},
+		Killers: []string{"3.15"},
 	},
 	{
 		Name: "inpool-bound-off-by-one", Chapter: 3, File: eventConn,
@@ -232,7 +232,7 @@ var chapter3 = []Mutant{
 		New:     "",
 		Bug:     "Closing a connection does not tell the worker making its response, which then waits for room that never comes.",
 		Shows:   "With -workers 1 -write-timeout 1s, a client that asks for /big?bytes=16777216 and does not read is closed after 1 s, and the only worker stays blocked: GET /hello gets no answer after it.",
-		Killers: []string{"3.5"},
+		Killers: []string{"3.16", "3.5"},
 	},
 	{
 		Name: "take-unlocked", Chapter: 3, File: eventOffload,
@@ -243,7 +243,7 @@ var chapter3 = []Mutant{
 		New:     "func (r *reply) take(c *conn) (done bool) {\n",
 		Bug:     "The loop takes a worker's output without the reply's lock, while the worker appends to it.",
 		Shows:   "Built with the race detector, 8 GET /stream and 4 GET /big at once give 7 race reports (the reference none); without it, bytes a worker flushes while the loop takes the previous ones can be lost or sent twice.",
-		Killers: []string{"3.5"},
+		Killers: []string{"3.5", Race},
 	},
 
 	// Shutdown.
@@ -258,7 +258,7 @@ var chapter3 = []Mutant{
 		New:     "",
 		Bug:     "On SIGTERM idle keep-alive connections are left open, so the loop waits for each to reach its idle timeout.",
 		Shows:   "SIGTERM with an idle keep-alive connection open and the default timeouts: the server exits after the grace period (10 s), not at once.",
-		Killers: []string{"1.21"},
+		Killers: []string{"3.12"},
 	},
 	{
 		Name: "in-flight-cut-on-sigterm", Chapter: 3, File: eventLoop,
@@ -266,7 +266,7 @@ var chapter3 = []Mutant{
 		New:     `if l.stopping {`,
 		Bug:     "The loop returns as soon as it is told to stop, closing the connections whose requests are in flight.",
 		Shows:   "SIGTERM while GET /sleep?ms=800 runs: the connection is closed without an answer; the reference answers it, then exits.",
-		Killers: []string{"1.1"},
+		Killers: []string{"3.12"},
 	},
 	{
 		Name: "closed-slot-kept", Chapter: 3, File: eventLoop,
@@ -338,7 +338,7 @@ var chapter3 = []Mutant{
 		New:     `if done != nil && p.cfg.QueueTimeout > 0 && held > int64(p.cfg.Workers+p.cfg.Queue) {`,
 		Bug:     "A job queued behind busy workers gets no timer for its queue timeout, which is then checked only when a worker takes it.",
 		Shows:   "With -workers 1 -queue-timeout 300ms, GET /hello behind GET /sleep?ms=1000 gets its 503 after 1 s, when the worker frees up, not at 300 ms.",
-		Killers: []string{"3.7"},
+		Killers: []string{"3.14"},
 	},
 	{
 		Name: "pool-abandoned-not-replaced", Chapter: 3, File: poolPool,
@@ -346,6 +346,6 @@ var chapter3 = []Mutant{
 		New:     "",
 		Bug:     "A worker whose job ran past the request timeout is not replaced, so each timeout costs the pool a worker until the job returns.",
 		Shows:   "With -workers 2 -request-timeout 500ms, after two GET /sleep?ms=3000 got their 504, GET /hello is never answered: the pool has lost both workers for good.",
-		Killers: []string{"3.7"},
+		Killers: []string{"3.15"},
 	},
 }
