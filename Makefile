@@ -34,7 +34,7 @@ help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 # A chapter's step tests are its TestStepN functions (chapters/NN-slug/stepN_*_test.go). check runs them step by
-# step, in order, and stops at the first step that fails; STEP=N runs step N alone.
+# step, in order, with the race detector, and stops at the first step that fails; STEP=N runs step N alone.
 STEP ?=
 check: ## run the step tests of CHAPTER=N in order, up to the first that fails (STEP=S: step S alone)
 	@pkg=./chapters/$(SLUG); \
@@ -46,7 +46,7 @@ check: ## run the step tests of CHAPTER=N in order, up to the first that fails (
 		steps=$(STEP); \
 	fi; \
 	for s in $$steps; do \
-		if out=$$(go test -count=1 -timeout 2m -run "^TestStep$${s}[^0-9]" $$pkg 2>&1); then \
+		if out=$$(go test -race -count=1 -timeout 2m -run "^TestStep$${s}[^0-9]" $$pkg 2>&1); then \
 			echo "PASS step $$s:" $$(printf '%s\n' "$$list" | grep "^TestStep$${s}[^0-9]"); \
 		else \
 			printf '%s\n' "$$out" | grep -v '^FAIL$$\|^FAIL	'; \
@@ -91,14 +91,15 @@ CHECK_MODULES = for m in $(MODULES); do \
 		(cd $$m && GOWORK=off go build ./... && GOWORK=off go mod tidy -diff >/dev/null) || { echo "module $$m: does not build with GOWORK=off, or go.mod is not tidy (cd $$m && GOWORK=off go mod tidy)"; exit 1; }; \
 	done
 modules:
-	@echo "== test: every module builds on its own, and its go.mod is tidy"
+	@echo "== test: every module builds on its own, its go.mod is tidy, and go.work.sum is what Go writes"
 	@$(CHECK_MODULES)
+	@.ci/worksum
 
 # The starters (chapters/NN-slug) are left out: their step tests fail until the learner's work is done. The
 # self-check (grader/selfcheck_test.go) shows that they fail on each starter and pass on its solution.
 test-unit:
 	@echo "== test: unit tests, every solution graded, every starter and known-bad server failing (about 5 min on 2 cores; course/grader, last, is the long one)"
-	@go test -race -count=1 -timeout 8m -parallel 4 $$(go list ./chapters/... | grep -v '/chapters/\(0[1-9]\|[1-9][0-9]\)-') ./solutions/... ./harness/... ./grader/...
+	@go test -race -count=1 -timeout 15m -parallel 4 $$(go list ./chapters/... | grep -v '/chapters/\(0[1-9]\|[1-9][0-9]\)-') ./solutions/... ./harness/... ./grader/...
 
 # make mutants grades every chapter unless CHAPTER is given on the command line or in the environment.
 MUTANT ?=
@@ -135,12 +136,14 @@ bench: ## measure: our load generator against wrk, the servers beside net/http, 
 # Run it once where the network is good (or have the instructor run it and copy the folder to each laptop, then
 # run it there once more: it fetches nothing then, and only compiles). Step 1 runs go mod tidy -diff as well as
 # go mod download: tidy also loads the tests of the modules the course uses, and -diff fetches what it needs
-# without changing any file.
+# without changing any file; and go list -m all in the workspace, whose graph (what .ci/worksum and an editor's
+# gopls load) names module versions no single module needs. Step 4 runs make test's module checks offline.
 PREP = env $(ONLINE) GOMODCACHE=$(OFFLINE) GOFLAGS='$(GOFLAGS) -modcacherw'
 workshop-prep: ## fetch and build all the course needs, once, so that everything after works offline
 	@echo "workshop-prep: 1/4 the Go modules of the course and of its checks, into .offline/gomod…"
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(PREP) go mod download && \
 		{ GOWORK=off $(PREP) go mod tidy -diff >/dev/null || true; }) || exit 1; done
+	@$(PREP) go list -m all >/dev/null
 	@echo "workshop-prep: 2/4 building the grader and the slides tool…"
 	@$(PREP) go build -o $(BIN)/grader ./grader && $(PREP) go build -o $(BIN)/present golang.org/x/tools/cmd/present
 	@echo "workshop-prep: 3/4 compiling the chapters and solutions, with and without the race detector (a few minutes the first time)…"
@@ -148,7 +151,8 @@ workshop-prep: ## fetch and build all the course needs, once, so that everything
 		$(PREP) go test -count=1 -run '^$$' ./chapters/... >/dev/null
 	@echo "workshop-prep: 4/4 checking that the course and its checks build with no network…"
 	@export GOMODCACHE=$(OFFLINE) GOPROXY=off; \
-		go list -deps -test ./chapters/... ./solutions/... ./harness/... ./grader/... >/dev/null && $(CHECK_MODULES)
+		go list -deps -test ./chapters/... ./solutions/... ./harness/... ./grader/... >/dev/null && $(CHECK_MODULES) && \
+		.ci/worksum
 	@echo "workshop-prep: done: .offline/ holds $$(du -sh .offline | cut -f1). From now on make fetches nothing (GOPROXY=off)."
 	@echo "  To hand it on: copy this whole folder, .offline/ included; on each laptop run make workshop-prep once (it only compiles)."
 	@echo "  To run go yourself the same way: export GOMODCACHE=$(OFFLINE) GOPROXY=off"

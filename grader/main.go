@@ -64,6 +64,7 @@ type options struct {
 	verbose bool
 	seed    int64
 	race    bool
+	noRace  bool // -race=false given: build without the race detector even where the chapter grades races
 	count   int
 	timeout time.Duration
 	hint    bool
@@ -88,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "o", "", "also write the report to `FILE`: JUnit XML if its name ends in .xml, JSON otherwise")
 	fs.BoolVar(&o.verbose, "v", false, "show the bytes sent and received for every spec")
 	fs.Int64Var(&o.seed, "seed", 0, "seed `S` for the random bytes sent (default: from the clock; printed, to repeat a run)")
-	fs.BoolVar(&o.race, "race", false, "build with the race detector (chapters that grade data races always do)")
+	fs.BoolVar(&o.race, "race", false, "build with the race detector (chapters that grade data races always do; -race=false builds without it, for a machine without gcc, and the report says what that leaves unchecked)")
 	fs.IntVar(&o.count, "count", 1, "grade `N` times in a row, stopping at the first run that fails")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound the whole run, build included, to `D`")
 	fs.BoolVar(&o.hint, "hint", false, "show the hint for the first spec your last grade of the chapter did not pass")
@@ -103,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { o.noRace = o.noRace || f.Name == "race" && !o.race })
 	switch {
 	case fs.NArg() > 0:
 		return nil, &usageError{fmt.Sprintf("unexpected arguments %q (flags go before, as in -chapter 1)", fs.Args())}
@@ -455,7 +457,7 @@ func prepare(ctx context.Context, o *options, ch *specs.Chapter) (*target, error
 		return nil, fmt.Errorf("%s: no such folder (give -dir the folder of a Go main package)", dir)
 	}
 	// A chapter that grades data races builds with the race detector, which then reports them.
-	race := o.race || ch.Race
+	race := o.race || ch.Race && !o.noRace
 	goRun := "go run "
 	if race {
 		goRun = "go run -race "
@@ -465,6 +467,11 @@ func prepare(ctx context.Context, o *options, ch *specs.Chapter) (*target, error
 		return nil, err
 	}
 	tg := &target{name: abs, flags: ch.Flags, source: abs, cleanup: func() { os.RemoveAll(tmp) }}
+	if ch.Race && !race {
+		tg.notes = append(tg.notes, "built without the race detector (-race=false): a data race in the server "+
+			"goes unreported, so full marks here do not show that its shared data is safe; grade again with gcc "+
+			"installed (the race detector needs cgo) before you call the chapter done")
+	}
 	if root, err := repoRoot(); err == nil {
 		if r, err := filepath.Rel(root, abs); err == nil && filepath.IsLocal(r) {
 			tg.name = r

@@ -439,3 +439,21 @@ func TestFilterSpecs(t *testing.T) {
 		require.Equal(t, tc.want, ids(got), tc.pattern)
 	}
 }
+
+// TestRaceFlag checks that only an explicit -race=false turns the race detector off for a chapter that grades
+// races.
+func TestRaceFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args         []string
+		race, noRace bool
+	}{
+		{nil, false, false},
+		{[]string{"-race"}, true, false},
+		{[]string{"-race=false"}, false, true},
+	} {
+		o, err := parseFlags(append([]string{"-chapter", "2"}, tc.args...), io.Discard)
+		require.NoError(t, err)
+		require.Equal(t, tc.race, o.race, "%q", tc.args)
+		require.Equal(t, tc.noRace, o.noRace, "%q", tc.args)
+	}
+}

@@ -7,74 +7,73 @@ import (
 	"course/chapters/pool"
 )
 
-// workerPool bounds how many requests run the app at once, with a bounded queue of the requests waiting for
-// their turn: the request queue of this server. Its workers are places, not goroutines: a connection's
-// goroutine that holds one of the cfg.Workers places runs the app itself, and gives the place back when the
-// app returns. A connection's goroutine calls Do with the work of one request (run the app, write the
-// response), and the pool runs it, or says why it will not, with the errors of chapters/pool that
-// pool.Answer turns into responses:
-//
-//   - at most cfg.Workers jobs run at once (abandoned ones aside, below);
-//   - at most cfg.Queue jobs wait for a place; when the queue is full, Do fails at once with pool.ErrFull
-//     (503), without waiting for room;
-//   - a job that waited for a place longer than cfg.QueueTimeout (if positive) is not run, and Do returns
-//     pool.ErrQueueTimeout (503);
-//   - a job that runs longer than cfg.RunTimeout (if positive) is abandoned: the pool calls the job's late
-//     function as soon as the run timeout has passed, from a goroutine other than the one running the job
-//     (pool.Answer's late writes the 504), and gives the job's place to the next job. Go cannot stop a
-//     goroutine from the outside, so this is the only way to keep cfg.Workers places for the other requests.
-//     Do returns pool.ErrRunTimeout when the job ends;
-//   - once Close is called, Do returns pool.ErrClosed (503).
-//
-// Do and Close are called from many goroutines at once: run the server with `go run -race` to find the
-// data races.
+// workerPool runs the application for the connections' goroutines: cfg.Workers worker goroutines, started
+// once, take jobs from a queue in which at most cfg.Queue jobs wait for a worker. It is the structure of
+// waitress, gunicorn's gthread worker and mod_wsgi's daemon processes; in Python, a queue.Queue(maxsize=Q)
+// and W threads that loop on its get(). A connection's goroutine calls Do with the work of one request (run
+// the app, write the response) and waits for it; pool.Answer turns Do's errors into responses (README: "The
+// design").
 type workerPool struct {
 	cfg pool.Config
-	// TODO: what the callers of Do share. For instance: the places, a buffered channel with room for
-	// cfg.Workers, full at the start (a receive takes a place, and blocks while there is none; a send gives
-	// it back); a count of the jobs held, waiting or running, abandoned ones not counted (sync/atomic), for
-	// the bound on the queue; a channel that Close closes.
+	// TODO(step 2): what the workers and the callers of Do share.
 }
 
-// errNotWritten is what the starter's pool answers until you write it.
-var errNotWritten = errors.New("the worker pool is not written yet: see the TODOs in pool.go")
-
-// newPool returns a pool of cfg.Workers places with a queue of cfg.Queue jobs. It fails if cfg.Workers is
-// less than 1 or cfg.Queue is negative: a server should refuse such flags rather than guess.
+// newPool checks cfg and starts cfg.Workers workers.
+//
+// Step 2 (README: "Step 2: workers and a bounded queue"). It fails if cfg.Workers is less than 1 or
+// cfg.Queue is negative: a server should refuse such flags rather than guess what they mean.
 func newPool(cfg pool.Config) (*workerPool, error) {
-	// TODO: check cfg and make what the pool shares.
-	return nil, errNotWritten
+	// TODO(step 2): as written, the server runs, and every request is answered 503 with Do's error.
+	return &workerPool{cfg: cfg}, nil
 }
 
-// Do runs fn on the calling goroutine once one of the places is free, and returns nil when fn returns. It
-// returns without running fn when the queue is full (pool.ErrFull, at once), when fn waited too long for a
-// place (pool.ErrQueueTimeout), or when the pool is closed (pool.ErrClosed). When fn runs past the run
-// timeout, late is called at once, from another goroutine, the place goes to the next job, and Do returns
-// pool.ErrRunTimeout once fn has returned. When ctx is done before fn starts, fn is not run and Do returns
-// ctx's error (the server passes context.Background(); this is for other callers).
+// Do hands fn, the work of one request, to a worker, waits until fn has returned, and returns nil. It may be
+// called from any number of goroutines at once.
+//
+// Step 2 (README: "Step 2: workers and a bounded queue"):
+//   - fn runs on one of the pool's worker goroutines, never on the goroutine that called Do, and at most
+//     cfg.Workers jobs run at once;
+//   - jobs wait for a worker in the order Do was called: first in, first out;
+//   - the pool holds at most cfg.Workers + cfg.Queue jobs, running or waiting. When it holds that many, Do
+//     fails at once with pool.ErrFull (a 503), without waiting for room.
+//
+// Step 3 (README: "Step 3: the queue timeout"):
+//   - a job that has waited cfg.QueueTimeout for a worker (if it is positive) is not run: Do returns
+//     pool.ErrQueueTimeout (a 503) the moment the time is up, even while every worker is still busy, and
+//     the job leaves the queue: its room is free for another;
+//   - likewise, when ctx is done before fn starts, fn is not run and Do returns ctx.Err().
+//
+// Step 4 (README: "Step 4: the run timeout"):
+//   - a job that has run for cfg.RunTimeout (if it is positive) is abandoned: the pool counts it out of the
+//     jobs it holds and starts a new worker in its place; then it calls late (not nil: pool.Answer's writes
+//     the 504) from a goroutine other than fn's, and Do returns pool.ErrRunTimeout. fn runs on until it
+//     returns (Go cannot stop a goroutine), and then its worker leaves: another has taken its place;
+//   - the timeout and fn's return decide a job's fate once: late is never called for a job that returned
+//     in time, and an abandoned job never gives its worker back.
+//
+// Step 5 (README: "Step 5: graceful shutdown"): once Close has been called, Do fails with pool.ErrClosed.
 func (p *workerPool) Do(ctx context.Context, fn func(), late func()) error {
-	// TODO: fail with pool.ErrClosed if the pool is closed; count the job in, or fail with pool.ErrFull if
-	// cfg.Workers+cfg.Queue are held already; take a place, at once if one is free, or else waiting in a
-	// select with the queue timeout (time.NewTimer; Stop it when done), ctx.Done() and the close; run fn;
-	// give the place back; count the job out.
-	// A select picks at random among the cases that are ready: when a place and the close both are, check
-	// the close again after taking the place, or a job may run after Close.
-	// The run timeout: time.AfterFunc(cfg.RunTimeout, ...) started just before fn (and stopped after it)
-	// can call late, give the place back and count the job out. Beware the moment when the timer fires just
-	// as fn returns: exactly one of them must give the place back and count the job out (an atomic state
-	// per job, set with CompareAndSwap, which changes it only if it still holds the old value and says whether
-	// it did; or a mutex), or the pool gains or loses a place. An abandoned job holds neither a place nor
-	// room in the queue.
-	return errNotWritten
+	// TODO(step 2, then steps 3, 4 and 5).
+	return errors.New("step 2, the worker pool (pool.go), is not written yet")
 }
 
-// Close stops the pool: the jobs waiting for a place are not run (their Do returns pool.ErrClosed), and
-// neither are the jobs that come after. Close waits until the jobs running have ended and returns nil, or
-// returns ctx's error if ctx is done first; it does not wait for abandoned jobs. It is called once.
+// Stats reports the jobs the pool holds: those running (Busy) and those waiting for a worker (Queued), from
+// step 2 on; and from step 4, those abandoned that still run (Abandoned), which it no longer holds. The tests
+// wait on it; it may be called from any goroutine.
+func (p *workerPool) Stats() pool.Stats {
+	// TODO(step 2, then step 4).
+	return pool.Stats{}
+}
+
+// Close stops the pool: the jobs waiting for a worker are not run (their Do returns pool.ErrClosed), nor are
+// the jobs that come after, and each worker leaves once its job is done. Close waits until the jobs running
+// have ended, and returns nil; or it returns ctx's error if ctx is done first. It does not wait for abandoned
+// jobs. It is called once.
+//
+// Step 5 (README: "Step 5: graceful shutdown").
 func (p *workerPool) Close(ctx context.Context) error {
-	// TODO: tell the waiting jobs to give up (close a channel that their select waits on too), then wait for
-	// the jobs running: taking back all cfg.Workers places does it. Give up when ctx is done.
-	return errNotWritten
+	// TODO(step 5).
+	return errors.New("step 5, Close (pool.go), is not written yet")
 }
 
 // The server hands the pool to pool.Answer, which takes any pool.Runner.

@@ -29,9 +29,11 @@ func counterFiles(kind string) ([]*os.File, error) {
 //   - "local": a counter of this process's own (app.NewLockedCounter): nothing is shared;
 //   - "file": each Add takes an exclusive lock on the file at fd 5 (unix.Flock with unix.LOCK_EX), reads
 //     the value (unix.Pread), writes it back increased (unix.Pwrite), and unlocks. Beware: a flock lock
-//     belongs to an open file description, and an inherited descriptor shares the master's description,
-//     and so every other worker's: all would hold "the" lock at once. Open /proc/self/fd/5 to get a
-//     description of this worker's own;
+//     belongs to an open file description, not to a process or a thread. An inherited descriptor shares
+//     the master's description, and so every other worker's: all would hold "the" lock at once. Open
+//     /proc/self/fd/5 to get a description of this worker's own. And the goroutines of one worker share
+//     that description: with -threads above 1 two of them run Add at once, and the second LOCK_EX
+//     succeeds at once. Hold a sync.Mutex around the flock too, to keep them apart;
 //   - "shm": map the 8 bytes of fd 5 into memory, shared (unix.Mmap with unix.MAP_SHARED), and add with
 //     sync/atomic on the int64 they hold ((*int64)(unsafe.Pointer(&mem[0]))).
 func openCounter(kind string) (app.Counter, error) {

@@ -12,9 +12,11 @@ import (
 
 // listen returns the master's listening socket, as a file to pass on to the workers.
 //
-// When systemd started this process with a socket (socket activation: LISTEN_PID is this process's pid and
-// LISTEN_FDS is 1), the socket is open already at fd 3: return it, and unset LISTEN_PID and LISTEN_FDS so
-// that the workers, which inherit the environment, do not take them for theirs. Otherwise open a TCP
+// When systemd started this process with sockets (socket activation, sd_listen_fds(3): LISTEN_PID is this
+// process's pid, and LISTEN_FDS, at least 1, says how many sockets it passed, from fd 3 on), the socket is
+// open already at fd 3: return it, and unset LISTEN_PID and LISTEN_FDS so that the workers, which inherit
+// the environment, do not take them for theirs. This server listens on one socket: a LISTEN_FDS above 1
+// (a socket unit that names several) is an error, as is one that is not a number. Otherwise open a TCP
 // socket listening on addr and return it as a file: the duplicate of its descriptor that the File method
 // of *net.TCPListener returns. The listener can then be closed: the socket stays open as long as a
 // descriptor for it is open, in this process or in any that inherited one.

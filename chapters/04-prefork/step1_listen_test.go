@@ -63,6 +63,15 @@ func TestStep1Listen(t *testing.T) {
 			t.Fatalf("started with LISTEN_PID=its pid, LISTEN_FDS=1 and a socket at fd 3:\n got: %s\nwant: %s\n"+
 				"(listen must return the socket at fd 3, and unset both variables so that the workers do not take them for theirs)", got, want)
 		}
+		// Two sockets (LISTEN_FDS=2, at fd 3 and 4): this server listens on one, and says so.
+		cmd = exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=2 exec "$0"`, os.Args[0])
+		cmd.Env = append(os.Environ(), listenProbe+"=no-such-host.invalid:80")
+		cmd.ExtraFiles = []*os.File{f, f}
+		out, err = cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("started with LISTEN_FDS=2 (two sockets, at fd 3 and 4), listen returned %s; want an error: this server "+
+				"listens on one socket", strings.TrimSpace(string(out)))
+		}
 	})
 }
 

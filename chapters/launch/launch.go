@@ -21,7 +21,7 @@ import (
 	"course/chapters/http1"
 )
 
-// Config is what every server is told on its command line.
+// Config is what every server is told on its command line, and the data its server gives the app.
 type Config struct {
 	Addr          string        // where to listen: "127.0.0.1:8080"
 	HeaderTimeout time.Duration // a client has this long to send a whole request head
@@ -30,6 +30,15 @@ type Config struct {
 	WriteTimeout  time.Duration // writing a response may take this long
 	MaxBody       int64         // the largest request body accepted (413 beyond)
 	Worker        string        // the worker id the app shows at /pid
+	// Counter is the data the app's /counter shares between requests. It is no flag: the server's code sets
+	// it, because whether it needs protecting depends on how the server runs the app. Nil gives the app a
+	// counter under a mutex (app.NewLockedCounter).
+	Counter app.Counter
+}
+
+// App returns the test application with this configuration: its worker id, and its counter.
+func (c *Config) App() gateway.App {
+	return app.New(app.Options{Worker: c.Worker, Counter: c.Counter})
 }
 
 // Limits returns the request limits for this configuration.
@@ -91,8 +100,8 @@ func RegisterPool(fs *flag.FlagSet) *PoolConfig {
 type Server func(ctx context.Context, cfg *Config, app gateway.App) error
 
 // Main parses the command line (the common flags and any the chapter registered on flag.CommandLine) and
-// runs serve with the test application and a context that is cancelled on SIGTERM or SIGINT. It exits with
-// status 1 if serve fails, and 0 when serve returns after the signal.
+// runs serve with the test application (cfg.App) and a context that is cancelled on SIGTERM or SIGINT. It
+// exits with status 1 if serve fails, and 0 when serve returns after the signal.
 func Main(cfg *Config, serve Server) {
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -102,7 +111,7 @@ func Main(cfg *Config, serve Server) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := serve(ctx, cfg, app.New(app.Options{Worker: cfg.Worker})); err != nil {
+	if err := serve(ctx, cfg, cfg.App()); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
 		os.Exit(1)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"course/chapters/gateway"
 )
 
 func TestAcceptStops(t *testing.T) {
@@ -39,4 +41,21 @@ func TestAcceptStops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// counted is an app.Counter that records that the app used it.
+type counted struct{ adds int64 }
+
+func (c *counted) Add(n int64) int64 { c.adds++; return c.adds }
+func (c *counted) Value() int64      { return c.adds }
+
+func TestAppTakesTheServersCounter(t *testing.T) {
+	c := &counted{}
+	env := &gateway.Environ{Vars: map[string]string{"REQUEST_METHOD": "GET", "PATH_INFO": "/counter"}}
+	body, err := (&Config{Counter: c}).App()(env, func(string, []gateway.Header) error { return nil })
+	require.NoError(t, err)
+	chunk, _ := body.Next()
+	body.Close()
+	require.Equal(t, "1\n", string(chunk), "/counter answers the server's counter")
+	require.Equal(t, int64(1), c.adds, "the app increments the counter the server gave it")
 }

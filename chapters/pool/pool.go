@@ -65,6 +65,7 @@ type job struct {
 	ended    chan error  // receives nil when fn returns, or why it was not run
 	done     func(error) // for a job of Go: called with what ended would receive
 	timer    *time.Timer // Go's queue timeout, armed when every worker was busy
+	outside  bool        // held, but waiting to enter the full channel of the queue (see enqueue)
 }
 
 // end tells the caller of Do or Go how j ended. Only Do recycles its jobs (outcome): a job of Go may still be
@@ -202,11 +203,27 @@ func (p *Pool) Do(ctx context.Context, fn func(), late func()) error {
 		tick = t.C
 	}
 	cancelled := ctx.Done()
-	if tick == nil && cancelled == nil {
+	// While j waits to enter the channel (enqueue), Do sends it, and watches for Close, as enqueue does.
+	var entry chan<- *job
+	var closed <-chan struct{}
+	if j.outside {
+		entry, closed = p.queue, p.done
+	}
+	if tick == nil && cancelled == nil && entry == nil {
 		return outcome(j, <-j.ended) // the common case: a receive costs less than a select
 	}
+	// The first of: the outcome, the queue timeout, ctx, room in the channel, Close.
 	for {
 		select {
+		case entry <- j:
+			entry, closed = nil, nil
+			if p.missedClose(j) {
+				return ErrClosed
+			}
+		case <-closed:
+			if p.drop(j, abandoned) {
+				return ErrClosed
+			}
 		case err := <-j.ended:
 			return outcome(j, err)
 		case <-cancelled:
@@ -224,8 +241,7 @@ func (p *Pool) Do(ctx context.Context, fn func(), late func()) error {
 }
 
 // enqueue queues a job for fn (late is Do's, done is Go's) and returns it with the count of jobs the pool then
-// holds. It fails at once with ErrClosed or ErrFull, queuing nothing. (For Go only, it may return no job and
-// no error: the job's queue timeout has answered done already.)
+// holds. It fails at once with ErrClosed or ErrFull, queuing nothing.
 func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	held, err := p.admit()
 	if err != nil {
@@ -237,7 +253,7 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	} else {
 		j = &job{} // not recycled: see end
 	}
-	j.fn, j.late, j.done, j.enqueued = fn, late, done, now()
+	j.fn, j.late, j.done, j.enqueued, j.outside = fn, late, done, now(), false
 	j.state.Store(queued)
 	if done != nil && p.cfg.QueueTimeout > 0 && held > int64(p.cfg.Workers) {
 		// Go's caller does not wait, so a timer answers for it, armed only when every worker was busy, as
@@ -246,30 +262,49 @@ func (p *Pool) enqueue(fn, late func(), done func(error)) (*job, int64, error) {
 	}
 	select {
 	case p.queue <- j:
-	default: // the channel is full of jobs given up on that no worker has taken yet
-		if !p.drop(j, abandoned) {
-			return nil, 0, nil // its queue timeout has fired already, and told Go's caller
-		}
-		if j.timer != nil {
-			j.timer.Stop()
-		}
-		if done == nil {
-			j.fn, j.late = nil, nil
-			jobs.Put(j)
-		}
-		return nil, 0, ErrFull
-	}
-	// Close may have emptied the queue between the check above and the send: then nothing would take j.
-	// Waiting on p.done after this would catch it too, but every Do and every worker would then lock that one
-	// channel each time they wait, which costs more than the job at tens of thousands of jobs a second.
-	select {
-	case <-p.done:
-		if p.drop(j, abandoned) {
-			return nil, 0, ErrClosed
-		}
 	default:
+		// The channel has room for every job held, but a job given up on (its queue timeout, its caller's
+		// ctx) stays in it until a worker takes it and skips it, and every worker is busy. j is held all the
+		// same: it waits to enter the channel, behind any other job that waits so (a channel serves its
+		// senders in order). Refusing it would shrink the queue by one with each job given up on.
+		j.outside = true
+		if done != nil {
+			go p.push(j) // Go's caller must not wait
+		}
+		return j, held, nil
+	}
+	if p.missedClose(j) {
+		return nil, 0, ErrClosed
 	}
 	return j, held, nil
+}
+
+// missedClose gives up on j, just sent to the queue, if Close has come meanwhile, and reports whether it did.
+// Close may have emptied the queue between the pool's check and the send: then nothing would take j. Waiting
+// on p.done after the send would catch it too, but every Do and every worker would then lock that one channel
+// each time they wait, which costs more than the job at tens of thousands of jobs a second.
+func (p *Pool) missedClose(j *job) bool {
+	select {
+	case <-p.done:
+		return p.drop(j, abandoned)
+	default:
+		return false
+	}
+}
+
+// push sends j, a job of Go that waits to enter the channel (enqueue), on a goroutine of its own, and tells
+// done if Close comes first.
+func (p *Pool) push(j *job) {
+	select {
+	case p.queue <- j:
+		if p.missedClose(j) {
+			j.done(ErrClosed)
+		}
+	case <-p.done:
+		if p.drop(j, abandoned) {
+			j.done(ErrClosed)
+		}
+	}
 }
 
 // expire gives up on j, a job of Go, when it has waited QueueTimeout in the queue: a worker that takes it later

@@ -416,3 +416,48 @@ func TestWatchdogSleepsWhileIdle(t *testing.T) {
 		t.Fatal("the watchdog did not end once closed and idle")
 	}
 }
+
+// TestGivenUpOnLeaveRoom checks that jobs given up on after their queue timeout free their room in the queue at
+// once, even while every worker is busy, so that the next ones wait rather than find the pool full.
+func TestGivenUpOnLeaveRoom(t *testing.T) { each(t, givenUpOnLeaveRoom) }
+
+func givenUpOnLeaveRoom(t *testing.T, newRunner func(Config) runner) {
+	const queue = 2
+	p := newRunner(Config{Workers: 1, Queue: queue, QueueTimeout: 50 * time.Millisecond})
+	release := releaser(t, p)
+	go p.Do(context.Background(), func() { <-release }, nil)
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
+	for round := range 4 {
+		errs := make(chan error, queue)
+		for range queue {
+			go func() { errs <- p.Do(context.Background(), func() {}, nil) }()
+		}
+		for range queue {
+			require.ErrorIs(t, <-errs, ErrQueueTimeout, "round %d: the jobs given up on before must have left the queue", round+1)
+		}
+	}
+	close(release)
+	require.NoError(t, p.Do(context.Background(), func() {}, nil))
+}
+
+// TestGoGivenUpOnLeaveRoom is TestGivenUpOnLeaveRoom for Go, which chapter 3's event loop calls.
+func TestGoGivenUpOnLeaveRoom(t *testing.T) {
+	const queue = 2
+	p := New(Config{Workers: 1, Queue: queue, QueueTimeout: 50 * time.Millisecond})
+	release := releaser(t, p)
+	p.Go(func() { <-release }, func(error) {})
+	require.Eventually(t, func() bool { return p.Stats().Busy == 1 }, 5*time.Second, time.Millisecond)
+	for round := range 4 {
+		errs := make(chan error, queue)
+		for range queue {
+			p.Go(func() {}, func(err error) { errs <- err })
+		}
+		for range queue {
+			require.ErrorIs(t, <-errs, ErrQueueTimeout, "round %d: the jobs given up on before must have left the queue", round+1)
+		}
+	}
+	close(release)
+	done := make(chan error, 1)
+	p.Go(func() {}, func(err error) { done <- err })
+	require.NoError(t, <-done)
+}

@@ -39,9 +39,17 @@
 // hung request the same way, hence the rule. (Counting "longer than a beat" rather than "longer than the
 // timeout" needs no second number in the worker, and kills a hung request after the timeout, not twice it.)
 //
-// A worker that exits before writing 'R' failed to boot. Several such failures in a row (Config.BootFailures)
-// stop the master with an error rather than a loop of forks, as gunicorn halts with "Worker failed to boot";
-// during a reload they abandon the new workers, and the old ones go on serving.
+// A worker that exits before writing 'R' failed to boot, unless the master had told it to stop. Several such
+// failures in a row (Config.BootFailures) stop the master with an error rather than a loop of forks, as
+// gunicorn halts with "Worker failed to boot"; during a reload they abandon the new workers, and the old ones
+// go on serving.
+//
+// A reload (SIGHUP) starts a new generation of workers and stops the old one once every new worker is ready.
+// Until then the old generation serves: a worker of it that exits is not replaced, SIGTTIN and SIGTTOU change
+// the size of the new generation, and only the new generation's boot failures count. A second SIGHUP
+// supersedes the reload under way: its workers are stopped at once, and the last complete generation serves
+// until the newest is complete, or on, if the newest cannot boot. A worker told to stop has ShutdownTimeout
+// to exit, and is no longer killed for its silence; a worker's boot counts against Timeout.
 //
 // A worker stops gracefully on SIGTERM: it stops accepting (closes its copy of the socket, which stays open
 // in the other processes, so no connection queued in the kernel is lost), finishes the requests in flight,

@@ -66,17 +66,18 @@ type Config struct {
 // that stop beating, reloads them on SIGHUP, and changes their number on SIGTTIN and SIGTTOU. Its state
 // belongs to the goroutine running Run; the goroutines that watch the workers only send it events.
 type Master struct {
-	cfg     Config
-	log     *log.Logger
-	events  chan event
-	done    chan struct{} // closed when Run returns: the watching goroutines give up sending
-	workers map[int]*worker
-	want    int   // Workers, as SIGTTIN and SIGTTOU changed it
-	gen     int   // the generation of workers wanted; a reload starts a new one
-	lastGen int   // the newest generation yet
-	nextID  int   // the id of the last worker started
-	failed  int   // workers in a row that exited before they were ready
-	lastErr error // how the last of them ended
+	cfg      Config
+	log      *log.Logger
+	events   chan event
+	done     chan struct{} // closed when Run returns: the watching goroutines give up sending
+	workers  map[int]*worker
+	want     int   // Workers, as SIGTTIN and SIGTTOU changed it
+	gen      int   // the generation of workers wanted; a reload starts a new one
+	complete int   // the newest generation that was complete (all ready): what a failed reload falls back to
+	lastGen  int   // the newest generation yet
+	nextID   int   // the id of the last worker started
+	failed   int   // workers in a row that exited before they were ready
+	lastErr  error // how the last of them ended
 }
 
 // worker is the master's record of one worker process.
@@ -108,7 +109,7 @@ func New(cfg Config) *Master {
 		cfg.BootFailures = DefaultBootFailures
 	}
 	m := &Master{cfg: cfg, log: cfg.Log, events: make(chan event), done: make(chan struct{}),
-		workers: map[int]*worker{}, want: max(cfg.Workers, 1), gen: 1, lastGen: 1}
+		workers: map[int]*worker{}, want: max(cfg.Workers, 1), gen: 1, complete: 1, lastGen: 1}
 	if m.log == nil {
 		m.log = log.Default()
 	}
@@ -145,8 +146,8 @@ func (m *Master) Run(ctx context.Context, signals <-chan os.Signal) error {
 	}
 }
 
-// manage starts and stops workers until the current generation has the number wanted, and stops the older
-// generations once the current one is all ready.
+// manage starts and stops workers until the current generation has the number wanted, and stops the other
+// generations once the current one is complete.
 func (m *Master) manage() error {
 	cur := m.current()
 	for len(cur) < m.want {
@@ -159,16 +160,17 @@ func (m *Master) manage() error {
 		}
 		cur = append(cur, w)
 	}
-	for len(cur) > m.want { // SIGTTOU: the oldest go first
+	for len(cur) > m.want { // SIGTTOU: the oldest of the current generation goes first
 		m.retire(cur[0], "one worker fewer (SIGTTOU)")
 		cur = cur[1:]
 	}
 	if !slices.ContainsFunc(cur, func(w *worker) bool { return !w.ready }) {
 		for _, w := range m.sorted() {
-			if w.gen < m.gen && w.stopping.IsZero() {
+			if w.gen != m.gen && w.stopping.IsZero() {
 				m.retire(w, "replaced by a new worker (reload)")
 			}
 		}
+		m.complete = m.gen
 	}
 	return nil
 }
@@ -231,8 +233,10 @@ func (m *Master) handle(ev event) error {
 		status = ev.err.Error()
 	}
 	switch {
-	case !w.stopping.IsZero():
+	case !w.stopping.IsZero(): // told to stop: ready or not, it did not fail
 		m.log.Printf("worker %d (pid %d) exited (%s)", w.id, w.pid, status)
+	case w.gen != m.gen: // a worker of the old generation, during a reload: the new one is on its way
+		m.log.Printf("worker %d (pid %d) exited (%s); not replaced: a reload is under way", w.id, w.pid, status)
 	case !w.ready: // a worker that hangs as it boots, killed for its silence, failed to boot too
 		return m.bootFailed(w, errors.New(status))
 	case !w.aborted.IsZero():
@@ -243,9 +247,10 @@ func (m *Master) handle(ev event) error {
 	return nil
 }
 
-// bootFailed records a worker that exited before it was ready (w), or that could not be started (w nil).
-// When too many did in a row, it gives up: during a reload it abandons the new generation and keeps the
-// old one; otherwise it returns the error that stops the master.
+// bootFailed records a worker of the current generation that exited before it was ready (w), or one that
+// could not be started (w nil). When too many did in a row, it gives up: during a reload it abandons the
+// new generation and falls back to the last complete one, if it still has a worker that serves; otherwise
+// it returns the error that stops the master.
 func (m *Master) bootFailed(w *worker, err error) error {
 	m.failed++
 	m.lastErr = err
@@ -257,13 +262,10 @@ func (m *Master) bootFailed(w *worker, err error) error {
 	if m.failed < m.cfg.BootFailures {
 		return nil
 	}
-	old := 0
-	for _, o := range m.workers {
-		if o.gen < m.gen && o.ready && o.stopping.IsZero() {
-			old = max(old, o.gen)
-		}
-	}
-	if old == 0 {
+	serving := slices.ContainsFunc(m.sorted(), func(o *worker) bool {
+		return o.gen == m.complete && o.ready && o.stopping.IsZero()
+	})
+	if m.gen == m.complete || !serving {
 		return fmt.Errorf("workers fail to boot: %d in a row, the last with %v", m.failed, m.lastErr)
 	}
 	m.log.Printf("reload abandoned: the new workers fail to boot (%d in a row, the last with %v); the old ones go on serving",
@@ -271,7 +273,7 @@ func (m *Master) bootFailed(w *worker, err error) error {
 	for _, o := range m.current() {
 		m.retire(o, "reload abandoned")
 	}
-	m.gen, m.failed = old, 0
+	m.gen, m.failed = m.complete, 0
 	return nil
 }
 
@@ -279,6 +281,13 @@ func (m *Master) bootFailed(w *worker, err error) error {
 func (m *Master) signal(sig os.Signal) {
 	switch sig {
 	case syscall.SIGHUP:
+		// A reload under way is superseded: its workers stop now, and the last complete generation serves
+		// until the new one is complete.
+		for _, w := range m.sorted() {
+			if w.gen != m.complete && w.stopping.IsZero() {
+				m.retire(w, "superseded by a newer reload (SIGHUP)")
+			}
+		}
 		m.lastGen++
 		m.gen = m.lastGen
 		m.failed = 0

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -32,7 +33,15 @@ func New() (*os.File, error) {
 
 // FileCounter is a counter in a file: each Add locks the file, reads the value, writes it back increased,
 // and unlocks. Four system calls, and a wait for the lock while another process holds it.
-type FileCounter struct{ fd int }
+//
+// A flock(2) lock belongs to an open file description, not to a thread: a second LOCK_EX on the
+// description that holds the lock succeeds at once, and the first LOCK_UN releases it for both. So the
+// lock keeps other processes (each with a description of its own) apart, and a mutex keeps this
+// process's goroutines apart: a worker with -threads above 1 runs several Adds at once.
+type FileCounter struct {
+	mu sync.Mutex // the goroutines of this process, which share its description and so its flock
+	fd int
+}
 
 // OpenFileCounter opens the counter in the file at descriptor fd. A flock(2) lock belongs to an open file
 // description, and an inherited descriptor shares its description with the master's and every other
@@ -48,6 +57,8 @@ func OpenFileCounter(fd int) (*FileCounter, error) {
 
 // Add adds n to the counter and returns the new value.
 func (c *FileCounter) Add(n int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	must(unix.Flock(c.fd, unix.LOCK_EX), "flock")
 	defer unix.Flock(c.fd, unix.LOCK_UN)
 	v := Read(c.fd) + n
@@ -57,6 +68,8 @@ func (c *FileCounter) Add(n int64) int64 {
 
 // Value returns the counter's value.
 func (c *FileCounter) Value() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	must(unix.Flock(c.fd, unix.LOCK_SH), "flock")
 	defer unix.Flock(c.fd, unix.LOCK_UN)
 	return Read(c.fd)

@@ -11,7 +11,8 @@ import (
 )
 
 // Two counters opened on the same file stand for two processes: each has its own open file description
-// (FileCounter) or its own mapping (MemoryCounter), as two workers do.
+// (FileCounter) or its own mapping (MemoryCounter), as two workers do. Each is used by several goroutines at
+// once, as a worker's threads use its counter: a flock lock does not keep them apart, the mutex must.
 func TestNoLostUpdate(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -24,16 +25,18 @@ func TestNoLostUpdate(t *testing.T) {
 			f, err := New()
 			require.NoError(t, err)
 			defer f.Close()
-			const n, each = 4, 500
+			const procs, threads, each = 2, 4, 500
+			const n = procs * threads
 			var counters []app.Counter
-			for range n {
+			for range procs {
 				c, err := tt.open(int(f.Fd()))
 				require.NoError(t, err)
 				counters = append(counters, c)
 			}
 			got := make([][]int64, n)
 			var wg sync.WaitGroup
-			for i, c := range counters {
+			for i := range n {
+				c := counters[i%procs]
 				wg.Go(func() {
 					for range each {
 						got[i] = append(got[i], c.Add(1))

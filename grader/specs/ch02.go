@@ -40,7 +40,7 @@ func chapter2() *Chapter {
 		Title:     "threaded",
 		Flags:     append(flags1(), poolFlags(workers2, queue2)...),
 		Race:      true,
-		Reference: []string{"pool.NewLimiter(", "pool.New("}, // the reference answers to chapter 2's pool
+		Reference: []string{"pool.New(", "pool.NewLimiter(", "app.NewLockedCounter("}, // the answers to steps 2-6
 		Specs:     append(correctness1(nil), threaded2()...),
 	}
 }

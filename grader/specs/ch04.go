@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -109,19 +110,27 @@ func prefork4() []spec.Spec {
 			Check: checkLocalCounter,
 		},
 		{
-			ID: "4.5", Title: "-counter file: no lost update across workers", Points: 2, Timeout: 15 * time.Second,
-			Flags: []string{"-workers", "3", "-threads", "1", "-counter", "file"},
+			ID: "4.5", Title: "-counter file: no lost update across workers and threads", Points: 2, Timeout: 15 * time.Second,
+			Flags: []string{"-workers", "2", "-threads", "4", "-counter", "file"},
 			Why:   readme4 + "#a-file-under-a-lock",
-			Hint:  "every increment must hold an exclusive lock on the counter's file while it reads and writes the value. A flock lock belongs to an open file description, which an inherited descriptor shares with every other worker: open the file anew in each worker (/proc/self/fd/5) so that the lock excludes the others.",
-			Repro: "for c in 1 2 3; do (for i in $(seq 100); do curl -s -o /dev/null http://{addr}/counter; done) & done; wait; curl -s http://{addr}/counter   # 301 with -counter file",
+			Hint:  "every increment must hold an exclusive lock on the counter's file while it reads and writes the value.",
+			Repro: "for c in $(seq 8); do (for i in $(seq 100); do curl -s -o /dev/null http://{addr}/counter; done) & done; wait; curl -s http://{addr}/counter   # 801 with -counter file",
+			Cases: map[string]spec.Case{
+				"across workers": {Hint: "every increment must hold an exclusive lock on the counter's file while it reads and writes the value. A flock lock " +
+					"belongs to an open file description, which an inherited descriptor shares with every other worker: open the file anew in each " +
+					"worker (/proc/self/fd/5) so that the lock excludes the others."},
+				"across the threads of one worker": {Hint: "the threads of one worker share its open file description, and so its flock lock: a second " +
+					"exclusive lock on a description that holds one succeeds at once, and the first unlock releases it for both. Keep a worker's " +
+					"threads apart with an in-process lock (a mutex) held around the file lock."},
+			},
 			Check: checkSharedCounter4,
 		},
 		{
-			ID: "4.6", Title: "-counter shm: no lost update across workers", Points: 2, Timeout: 15 * time.Second,
-			Flags: []string{"-workers", "3", "-threads", "1", "-counter", "shm"},
+			ID: "4.6", Title: "-counter shm: no lost update across workers and threads", Points: 2, Timeout: 15 * time.Second,
+			Flags: []string{"-workers", "2", "-threads", "4", "-counter", "shm"},
 			Why:   readme4 + "#shared-memory",
-			Hint:  "map the counter's 8 bytes shared (mmap with MAP_SHARED) in every worker and increment them with one atomic add (sync/atomic): a load, an add and a store are three steps that another process can come between.",
-			Repro: "for c in 1 2 3; do (for i in $(seq 100); do curl -s -o /dev/null http://{addr}/counter; done) & done; wait; curl -s http://{addr}/counter   # 301 with -counter shm",
+			Hint:  "map the counter's 8 bytes shared (mmap with MAP_SHARED) in every worker and increment them with one atomic add (sync/atomic): a load, an add and a store are three steps that another process, or another thread, can come between.",
+			Repro: "for c in $(seq 8); do (for i in $(seq 100); do curl -s -o /dev/null http://{addr}/counter; done) & done; wait; curl -s http://{addr}/counter   # 801 with -counter shm",
 			Check: checkSharedCounter4,
 		},
 		{
@@ -390,27 +399,77 @@ func checkLocalCounter(t *spec.T) {
 	}
 }
 
+// sharedConns is how many connections checkSharedCounter4 increments on at once: with -workers 2 -threads 4,
+// several on each worker, more than its four threads.
+const sharedConns = 12
+
+// checkSharedCounter4 checks a counter shared by the workers twice: first with one connection per worker,
+// so that no worker runs two increments at once (what is lost is lost between workers), then with several
+// connections per worker, which its threads serve at once. Each connection is kept alive, so one worker
+// serves all its requests: a value answered twice by one worker is an update lost between its threads.
 func checkSharedCounter4(t *spec.T) {
-	const n, each = 3, 300 // the spec's -workers
-	conns, _ := holdWorkers(t, n)
-	before := counterValue(t, conns[0])
-	values := make([][]int64, n)
+	conns, pids := spreadOverWorkers(t, sharedConns)
+	t.Run("across workers", func(t *spec.T) {
+		var one []*harness.Conn // one connection per worker
+		var onePids []int
+		for i, c := range conns {
+			if !slices.Contains(onePids, pids[i]) {
+				one, onePids = append(one, c), append(onePids, pids[i])
+			}
+		}
+		r := incrementAtOnce(t, one, onePids, 400)
+		if r.lost != 0 {
+			t.Errorf("one connection on each of %d workers, so that each ran one increment at a time: %s; %s repeated a value "+
+				"that another worker had answered: two workers read the value before either wrote it", len(one), r, plural(r.twoWorkers, "answer"))
+		}
+	})
+	t.Run("across the threads of one worker", func(t *spec.T) {
+		r := incrementAtOnce(t, conns, pids, 300)
+		switch {
+		case r.sameWorker > 0:
+			t.Errorf("%d connections on %d workers: %s; %s repeated a value that another request on the same worker had got: "+
+				"two of its threads read the value before either wrote it", len(conns), r.workers, r, plural(r.sameWorker, "answer"))
+		case r.lost != 0:
+			t.Errorf("%d connections on %d workers: %s: increments were lost", len(conns), r.workers, r)
+		}
+	})
+}
+
+// increments is what incrementAtOnce saw.
+type increments struct {
+	requests, before, after int64
+	lost                    int64
+	workers                 int // how many workers the connections were on
+	sameWorker, twoWorkers  int // values answered twice, by one worker or by two
+}
+
+func (r increments) String() string {
+	return fmt.Sprintf("%d GET /counter moved the counter from %d to %d, up by %d", r.requests, r.before, r.after, r.after-r.before-1)
+}
+
+// incrementAtOnce sends each GET /counter on each connection, all connections at once, and counts what was
+// lost; pids are the workers serving the connections.
+func incrementAtOnce(t *spec.T, conns []*harness.Conn, pids []int, each int) increments {
+	r := increments{requests: int64(len(conns) * each), workers: len(slices.Compact(slices.Sorted(slices.Values(pids))))}
+	r.before = counterValue(t, conns[0])
+	values := make([][]int64, len(conns))
+	problems := make([]string, len(conns))
 	var wg sync.WaitGroup
 	for i, c := range conns {
 		wg.Go(func() {
 			for range each {
 				if err := c.SendString(get("/counter")); err != nil {
-					t.Errorf("connection %d: GET /counter: %v", i+1, err)
+					problems[i] = fmt.Sprintf("connection %d: GET /counter: %s", i+1, harness.DescribeNetError(err))
 					return
 				}
-				r, err := c.ReadResponse(answerWait, false)
+				resp, err := c.ReadResponse(answerWait, false)
 				if err != nil {
-					t.Errorf("connection %d: GET /counter: %v", i+1, err)
+					problems[i] = fmt.Sprintf("connection %d: GET /counter: %s", i+1, harness.DescribeNetError(err))
 					return
 				}
-				v, err := strconv.ParseInt(strings.TrimSpace(string(r.Body)), 10, 64)
-				if r.Status != 200 || err != nil {
-					t.Errorf("connection %d: GET /counter: got %s %q, want 200 OK and a number", i+1, status(r), r.Body)
+				v, err := strconv.ParseInt(strings.TrimSpace(string(resp.Body)), 10, 64)
+				if resp.Status != 200 || err != nil {
+					problems[i] = fmt.Sprintf("connection %d: GET /counter: got %s %q, want 200 OK and a number", i+1, status(resp), resp.Body)
 					return
 				}
 				values[i] = append(values[i], v)
@@ -418,20 +477,55 @@ func checkSharedCounter4(t *spec.T) {
 		})
 	}
 	wg.Wait()
-	if t.Failed() {
-		return
+	if problems := slices.DeleteFunc(problems, func(p string) bool { return p == "" }); len(problems) > 0 {
+		t.Fatalf("%s", strings.Join(problems, "; "))
 	}
-	after := counterValue(t, conns[0])
-	t.Note(fmt.Sprintf("%d workers counted %d requests at once: the counter went from %d to %d", n, n*each, before, after))
-	if after != before+n*each+1 {
-		t.Errorf("%d workers each answered %d GET /counter, but the counter went from %d to %d, up by %d, not %d: increments were lost",
-			n, each, before, after, after-before-1, n*each)
+	r.after = counterValue(t, conns[0])
+	r.lost = r.before + r.requests + 1 - r.after
+	seen := map[int64]int{} // the pid that answered each value first
+	for i, vs := range values {
+		for _, v := range vs {
+			switch pid, ok := seen[v]; {
+			case !ok:
+				seen[v] = pids[i]
+			case pid == pids[i]:
+				r.sameWorker++
+			default:
+				r.twoWorkers++
+			}
+		}
 	}
-	all := slices.Concat(values...)
-	slices.Sort(all)
-	if dup := len(all) - len(slices.Compact(all)); dup > 0 {
-		t.Errorf("%s repeated a value another request had got: two workers read the same value before either wrote", plural(dup, "answer"))
+	t.Note(fmt.Sprintf("%d connections on %d workers: %s", len(conns), r.workers, r))
+	return r
+}
+
+// spreadOverWorkers waits until two workers answer, then dials n connections, one after the other, and
+// asks /pid on each, keeping them open, until they are served by at least two workers. It returns the
+// connections and the pid serving each. (A worker that runs several requests at once keeps accepting: the
+// kernel gives each new connection to one of the workers waiting on the socket, and a worker still
+// booting waits on nothing.)
+func spreadOverWorkers(t *spec.T, n int) ([]*harness.Conn, []int) {
+	const within = 5 * time.Second
+	seen := map[int]bool{}
+	for start := time.Now(); len(seen) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > within {
+			t.Fatalf("for %v every new connection was served by the same process %v: with -workers 2 both workers should serve", within, slices.Collect(maps.Keys(seen)))
+		}
+		c := t.Dial()
+		seen[pidOf(t, c)] = true
+		c.Close()
 	}
+	var conns []*harness.Conn
+	var pids []int
+	for len(conns) < n || len(slices.Compact(slices.Sorted(slices.Values(pids)))) < 2 {
+		if len(conns) == 4*n {
+			t.Fatalf("%d connections kept open were all served by pid %d: with -workers 2 each worker should take some", len(conns), pids[0])
+		}
+		c := t.Dial()
+		conns = append(conns, c)
+		pids = append(pids, pidOf(t, c))
+	}
+	return conns, pids
 }
 
 // serving sends GET /hello on c every 20 ms until stop is closed, and returns the failures it saw: a worker

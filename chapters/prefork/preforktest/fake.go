@@ -1,6 +1,9 @@
-// Package preforktest provides a prefork.Spawner of pretend workers, to test a master without starting
-// processes: a test decides when each worker says it is ready, beats, hangs or exits, and sees the signals
-// the master sends it.
+// Package preforktest tests a master of worker processes without starting processes: a prefork.Spawner of
+// pretend workers, for which a test decides when each says it is ready, beats, hangs or exits, and which
+// record the signals the master sends them; and the scenarios that chapter 4's step tests run on the
+// learner's master (Respawn, Stop, Scale, Timeout, BootFailures, Reload), each a rule of the master's
+// behaviour checked from outside. It is test scaffolding: none of the master's logic is here, and reading
+// it spoils nothing.
 package preforktest
 
 import (

@@ -17,11 +17,8 @@ import (
 // Run runs a master until ctx is done, with the signals it is sent on signals, as Master.Run does.
 type Run func(ctx context.Context, signals <-chan os.Signal) error
 
-// New makes a master from cfg: prefork.New, or a chapter's own.
+// New makes a master from cfg: a chapter's own, or prefork.New's.
 type New func(cfg prefork.Config) Run
-
-// Reference is New for the package's own Master.
-func Reference(cfg prefork.Config) Run { return prefork.New(cfg).Run }
 
 // Margins that hold on a loaded machine: how long a master may take to react, and how long a test waits
 // for what must happen.
@@ -185,6 +182,8 @@ func signalName(sig os.Signal) string {
 			return "SIGKILL"
 		case syscall.SIGABRT:
 			return "SIGABRT"
+		case syscall.SIGINT:
+			return "SIGINT"
 		}
 	}
 	return sig.String()
@@ -257,6 +256,21 @@ func Stop(t *testing.T, newMaster New) {
 			t.Errorf("the listener was not closed: once the workers close their copies, the socket must close so that new connections are refused")
 		}
 	})
+	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(signalName(sig)+" on the signals channel stops it too", func(t *testing.T) {
+			h := start(t, newMaster, 2, Healthy(beat), nil)
+			ps := h.alive(2, "2 workers should be alive")
+			h.sig <- sig
+			if err := h.stopped(react); err != nil {
+				t.Fatalf("Run returned %v after %s on its signals channel, want nil: a graceful stop", err, signalName(sig))
+			}
+			for _, p := range ps {
+				if !p.Got(syscall.SIGTERM) || !p.Exited() {
+					t.Errorf("%s after %s on the signals channel: want it told to stop (SIGTERM) and exited, as when ctx ends", p, signalName(sig))
+				}
+			}
+		})
+	}
 	t.Run("SIGKILL after ShutdownTimeout", func(t *testing.T) {
 		h := start(t, newMaster, 1, Healthy(beat), func(c *prefork.Config) { c.ShutdownTimeout = 300 * time.Millisecond })
 		p := h.alive(1, "1 worker should be alive")[0]
@@ -353,7 +367,19 @@ func Timeout(t *testing.T, newMaster New) {
 	t.Run("a worker that never says it is ready is killed", func(t *testing.T) {
 		h := start(t, newMaster, 1, func(p *Process) {}, func(c *prefork.Config) { c.BootFailures = 100 })
 		p := h.alive(1, "1 worker should be alive")[0]
-		h.await("a worker silent since it started should be killed after the timeout", p.Exited)
+		h.await("a worker silent since it started should be killed after the timeout: its boot counts against it", p.Exited)
+	})
+	t.Run("a draining worker has ShutdownTimeout, not Timeout", func(t *testing.T) {
+		h := start(t, newMaster, 2, Healthy(beat), func(c *prefork.Config) { c.ShutdownTimeout = 3 * time.Second })
+		ps := h.ready(2, "2 workers should be ready")
+		ps[0].Hang()
+		ps[0].Drain = 3 * timeout // silent all along, longer than Timeout, well within ShutdownTimeout
+		h.sig <- syscall.SIGTTOU  // the oldest, ps[0], is told to stop
+		h.await("the worker stopped by SIGTTOU should drain and exit", ps[0].Exited)
+		if sigs := ps[0].Signals(); len(sigs) != 1 || sigs[0] != syscall.SIGTERM {
+			t.Errorf("a worker draining for %v (Timeout %v, ShutdownTimeout 3s) got %v, want SIGTERM alone: once told to stop, a "+
+				"worker has ShutdownTimeout to finish its requests, and is not killed for its silence", 3*timeout, timeout, sigs)
+		}
 	})
 }
 
@@ -384,6 +410,21 @@ func BootFailures(t *testing.T, newMaster New) {
 			t.Fatalf("Run returned nil; want an error")
 		}
 	})
+	t.Run("a worker told to stop before it is ready did not fail to boot", func(t *testing.T) {
+		h := start(t, newMaster, 2, SlowBoot(time.Hour, beat), func(c *prefork.Config) { c.BootFailures = 1; c.Timeout = 0 })
+		ps := h.alive(2, "2 workers should be alive, booting")
+		h.sig <- syscall.SIGTTOU
+		h.await("SIGTTOU should stop the oldest worker, booting or not", ps[0].Exited)
+		time.Sleep(5 * beat)
+		h.running()
+		if ps[1].Exited() || len(ps[1].Signals()) > 0 {
+			t.Errorf("%s: %v; the other worker must boot on", ps[1], ps[1].Signals())
+		}
+		h.cancel()
+		if err := h.stopped(react); err != nil {
+			t.Errorf("stopped while its worker was booting, Run returned %v, want nil: a worker told to stop did not fail to boot", err)
+		}
+	})
 	t.Run("a worker that boots resets the count", func(t *testing.T) {
 		var n atomic.Int32
 		h := start(t, newMaster, 1, func(p *Process) {
@@ -408,9 +449,7 @@ func Reload(t *testing.T, newMaster New) {
 		const boot = 300 * time.Millisecond
 		h := start(t, newMaster, 2, Healthy(beat), nil)
 		old := h.ready(2, "2 workers should be ready")
-		h.s.mu.Lock()
-		h.s.Boot = SlowBoot(boot, beat)
-		h.s.mu.Unlock()
+		h.boot(SlowBoot(boot, beat))
 		hup := time.Now()
 		h.sig <- syscall.SIGHUP
 		h.await("SIGHUP should start 2 new workers", func() bool { return len(h.s.All()) == 4 })
@@ -434,9 +473,7 @@ func Reload(t *testing.T, newMaster New) {
 	t.Run("new workers that cannot boot leave the old ones serving", func(t *testing.T) {
 		h := start(t, newMaster, 2, Healthy(beat), nil) // BootFailures: 3
 		old := h.ready(2, "2 workers should be ready")
-		h.s.mu.Lock()
-		h.s.Boot = FailsToBoot
-		h.s.mu.Unlock()
+		h.boot(FailsToBoot)
 		h.sig <- syscall.SIGHUP
 		h.await("the new workers should be tried BootFailures (3) times", func() bool { return len(h.s.All()) >= 2+3 })
 		time.Sleep(5 * beat)
@@ -450,6 +487,81 @@ func Reload(t *testing.T, newMaster New) {
 			t.Errorf("%d workers were started: a reload whose workers fail to boot must stop trying, not loop", n)
 		}
 	})
+	t.Run("SIGTTOU during a reload stops the oldest new worker", func(t *testing.T) {
+		// No Timeout: the new workers take longer than that to boot.
+		h := start(t, newMaster, 2, Healthy(beat), func(c *prefork.Config) { c.BootFailures, c.Timeout = 1, 0 })
+		old := h.ready(2, "2 workers should be ready")
+		h.boot(SlowBoot(time.Second, beat))
+		h.sig <- syscall.SIGHUP
+		h.await("SIGHUP should start 2 new workers", func() bool { return len(h.s.All()) == 4 })
+		fresh := h.s.All()[2:]
+		h.sig <- syscall.SIGTTOU
+		h.await("SIGTTOU should stop the oldest worker of the new generation", fresh[0].Exited)
+		if !fresh[0].Got(syscall.SIGTERM) {
+			t.Errorf("%s, the oldest new worker, got %v, want SIGTERM", fresh[0], fresh[0].Signals())
+		}
+		for _, p := range old {
+			if sigs := p.Signals(); len(sigs) > 0 {
+				t.Errorf("old %s got %v while the new generation was booting: SIGTTOU removes a worker of the generation "+
+					"being started; the old one serves until that generation is ready", p, sigs)
+			}
+		}
+		h.await("once the remaining new worker is ready, the old ones should stop", func() bool { return old[0].Exited() && old[1].Exited() })
+		h.alive(1, "one worker, the remaining new one, should be left")
+		h.running()
+		if n := len(h.s.All()); n != 4 {
+			t.Errorf("%d workers were started, want 4: %s", n, describe(h.s.All()))
+		}
+	})
+	t.Run("an old worker that exits during a reload is not replaced", func(t *testing.T) {
+		h := start(t, newMaster, 2, Healthy(beat), func(c *prefork.Config) { c.Timeout = 0 })
+		old := h.ready(2, "2 workers should be ready")
+		h.boot(SlowBoot(time.Second, beat))
+		h.sig <- syscall.SIGHUP
+		h.await("SIGHUP should start 2 new workers", func() bool { return len(h.s.All()) == 4 })
+		old[0].Exit(errors.New("exit status 3"))
+		time.Sleep(10 * beat)
+		if n := len(h.s.All()); n != 4 {
+			t.Errorf("%d workers were started: an old worker that exits during a reload must not be replaced, the new "+
+				"generation is on its way: %s", n, describe(h.s.All()))
+		}
+		h.await("once the new workers are ready, the other old one should stop", old[1].Exited)
+		h.alive(2, "the 2 new workers should be alive")
+	})
+	t.Run("a second SIGHUP stops the reload under way; the old workers serve until the newest are ready", func(t *testing.T) {
+		h := start(t, newMaster, 2, Healthy(beat), func(c *prefork.Config) { c.Timeout = 0 }) // BootFailures: 3
+		first := h.ready(2, "2 workers should be ready")
+		h.boot(SlowBoot(time.Second, beat))
+		h.sig <- syscall.SIGHUP
+		h.await("SIGHUP should start 2 new workers", func() bool { return len(h.s.All()) == 4 })
+		second := h.s.All()[2:]
+		h.boot(FailsToBoot)
+		h.sig <- syscall.SIGHUP
+		h.await("a second SIGHUP should stop the workers of the first reload, which never completed", func() bool {
+			return second[0].Exited() && second[1].Exited()
+		})
+		for _, p := range second {
+			if sigs := p.Signals(); len(sigs) != 1 || sigs[0] != syscall.SIGTERM {
+				t.Errorf("%s, of the reload superseded, got %v, want SIGTERM alone", p, sigs)
+			}
+		}
+		h.await("the third generation should be tried BootFailures (3) times", func() bool { return len(h.s.All()) >= 4+3 })
+		time.Sleep(5 * beat)
+		h.running()
+		for _, p := range first {
+			if p.Exited() || len(p.Signals()) > 0 {
+				t.Errorf("first %s: %v; the last complete generation serves until a newer one is complete, and serves on when "+
+					"the newest cannot boot", p, p.Signals())
+			}
+		}
+	})
+}
+
+// boot sets how the workers started from now on boot.
+func (h *harness) boot(b func(p *Process)) {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.Boot = b
 }
 
 // testLogger returns a logger that writes to the test's log.
