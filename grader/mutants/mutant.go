@@ -51,7 +51,7 @@ type Mutant struct {
 
 // All returns every mutant of every chapter, chapter by chapter.
 func All() []Mutant {
-	return slices.Concat(chapter1, chapter2, chapter3)
+	return slices.Concat(chapter1, chapter2, chapter3, chapter4)
 }
 
 // Select returns the mutants of chapter (0: all) named in names (none: all), in table order. It fails on a
@@ -165,6 +165,12 @@ const (
 	poolAnswer      = "chapters/pool/answer.go"
 	poolPool        = "chapters/pool/pool.go"
 	pushPush        = "chapters/push/push.go"
+	launchPrefork   = "chapters/launch/prefork.go"
+	preforkExec     = "chapters/prefork/exec.go"
+	preforkMaster   = "chapters/prefork/master.go"
+	preforkServe    = "solutions/04-prefork/serve.go"
+	preforkWorker   = "solutions/04-prefork/worker.go"
+	sharedShared    = "chapters/shared/shared.go"
 	threadedConns   = "solutions/02-threaded/conns.go"
 	threadedMain    = "solutions/02-threaded/main.go"
 	threadedShared  = "solutions/02-threaded/shared.go"

@@ -169,6 +169,7 @@ var quick = []string{
 	"header-name-case-sensitive", "chunk-size-decimal",
 	"multithread-false", "abandoned-place-not-replaced",
 	"pipelined-bytes-dropped", "idle-timer-not-set",
+	"multithread-for-the-server",
 }
 
 // TestQuickMutantsAreKilled grades the quick mutants on their expected specs: each must be killed by one.
