@@ -167,7 +167,7 @@ func TestMutantsCompile(t *testing.T) {
 // chapter, whose specs are quick, so that the engine is seen to work end to end.
 var quick = []string{
 	"header-name-case-sensitive", "chunk-size-decimal",
-	"multithread-false", "abandoned-place-not-replaced",
+	"multithread-false", "abandoned-worker-not-replaced",
 	"pipelined-bytes-dropped", "idle-timer-not-set",
 	"multithread-for-the-server",
 }
