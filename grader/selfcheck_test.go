@@ -176,6 +176,11 @@ var knownBads = []knownBad{
 		"deadline-from-accept":     {"1.22"},
 		"limits-too-loose":         {"1.14", "1.15", "1.16", "1.17"},
 		"eager-body":               {"1.31", "1.34"},
+		"http10-two-hosts":         {"1.3"},
+		"control-chars-stripped":   {"1.13"},
+		"any-major-version":        {"1.13"},
+		"line-limit-off-by-one":    {"1.29"},
+		"crlf-uncounted":           {"1.16"},
 	}},
 	{fixture: "threadbad", chapter: 2, race: true, flaws: map[string][]string{
 		"sequential":            {"2.1"},
