@@ -130,8 +130,8 @@ slides-check: ## check every slide in headless Chromium: nothing past its page, 
 	@$(PRESENT)
 	@go run ./grader/cmd/slidecheck -present $(BIN)/present -report-only '$(SLIDES_REPORT_ONLY)'
 
-bench: ## measure: our load generator against wrk, the servers beside net/http, the prefork server beside gunicorn
-	@bash bench/loadgen.sh; status=$$?; bash bench/servers.sh && bash bench/prefork.sh && exit $$status
+bench: ## measure: our load generator against wrk, the servers beside net/http, the prefork server beside gunicorn, the daemon server beside mod_wsgi, gunicorn and uWSGI
+	@bash bench/loadgen.sh; status=$$?; bash bench/servers.sh && bash bench/prefork.sh && bash bench/daemon.sh && exit $$status
 
 # Run it once where the network is good (or have the instructor run it and copy the folder to each laptop, then
 # run it there once more: it fetches nothing then, and only compiles). Step 1 runs go mod tidy -diff as well as

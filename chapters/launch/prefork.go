@@ -165,16 +165,9 @@ func Inherited(w *prefork.Worker) (net.Listener, gateway.Server, error) {
 // processes, so no connection waiting in the kernel's queue is lost), answers the requests in flight with
 // Connection: close, closes idle connections, and returns once they are done, or after pc.ShutdownTimeout.
 func ServeWorker(ctx context.Context, cfg *Config, pc *PreforkConfig, w *prefork.Worker, ln net.Listener, gw gateway.Server, app gateway.App) error {
-	drain, stop := context.WithCancel(ctx)
+	drain, stop := w.Until(ctx)
 	defer stop()
 	context.AfterFunc(drain, func() { ln.Close() })
-	go func() {
-		select {
-		case <-w.Gone():
-			stop()
-		case <-drain.Done():
-		}
-	}()
 
 	conns := cfg.HTTP1(gw, app)
 	var places *pool.Limiter
@@ -208,7 +201,7 @@ func ServeWorker(ctx context.Context, cfg *Config, pc *PreforkConfig, w *prefork
 		}
 		wg.Go(func() { serveAccepted(drain, conns, conn) })
 	}
-	if !waitFor(&wg, pc.ShutdownTimeout) {
+	if !WaitFor(&wg, pc.ShutdownTimeout) {
 		log.Printf("requests still in flight after %v; exiting anyway", pc.ShutdownTimeout)
 	}
 	if places != nil {
@@ -286,8 +279,9 @@ func recycle(answer func(*bufio.Writer, *gateway.Request, bool) bool, limit int6
 	}
 }
 
-// waitFor waits for wg, for at most d, and reports whether it was done.
-func waitFor(wg *sync.WaitGroup, d time.Duration) bool {
+// WaitFor waits for wg, for at most d, and reports whether it was done: how a server that stops waits for
+// its requests in flight, but not for ever.
+func WaitFor(wg *sync.WaitGroup, d time.Duration) bool {
 	done := make(chan struct{})
 	go func() {
 		wg.Wait()

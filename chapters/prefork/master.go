@@ -52,6 +52,10 @@ type Config struct {
 	// ShutdownTimeout is how long a worker told to stop (on shutdown, reload, SIGTTOU) has to finish its
 	// requests before it is killed; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// StopTimeout, if positive, replaces ShutdownTimeout when the master itself stops: a front end that has
+	// already given its requests their time (chapter 5) gives the workers, which serve those same requests,
+	// only a moment more.
+	StopTimeout time.Duration
 	// BootFailures is how many workers in a row may exit before they are ready before the master gives up;
 	// 0 means DefaultBootFailures.
 	BootFailures int
@@ -355,7 +359,11 @@ func (m *Master) stop(err error) error {
 			m.retire(w, "the master is stopping")
 		}
 	}
-	deadline := time.After(m.cfg.ShutdownTimeout)
+	grace := m.cfg.ShutdownTimeout
+	if m.cfg.StopTimeout > 0 {
+		grace = m.cfg.StopTimeout
+	}
+	deadline := time.After(grace)
 	var gaveUp <-chan time.Time
 	for len(m.workers) > 0 {
 		select {
@@ -365,7 +373,7 @@ func (m *Master) stop(err error) error {
 			}
 		case <-deadline:
 			for _, w := range m.sorted() {
-				m.log.Printf("worker %d (pid %d) did not stop within %v; killing it", w.id, w.pid, m.cfg.ShutdownTimeout)
+				m.log.Printf("worker %d (pid %d) did not stop within %v; killing it", w.id, w.pid, grace)
 				m.kill(w)
 			}
 			gaveUp = time.After(killGrace)

@@ -1,6 +1,7 @@
 package prefork
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -119,6 +120,19 @@ func (w *Worker) masterGone(why error) {
 // Gone returns a channel that is closed when the worker notices that its master is gone: the worker should
 // then stop as it does on SIGTERM.
 func (w *Worker) Gone() <-chan struct{} { return w.gone }
+
+// Until returns a copy of ctx that is also done once the master is gone (Gone): a worker serves until then.
+func (w *Worker) Until(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-w.gone:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
 
 // Begin marks the start of a request and returns its token for End. A request that runs for longer than a
 // beat interval stops the beats until it ends: the master kills a worker whose request outlives its

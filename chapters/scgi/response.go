@@ -30,14 +30,14 @@ type Response struct {
 // ReadResponse reads a daemon's response head from br, as a front end does after WriteRequest; the body
 // follows in Response.Body. It takes the two forms daemons send:
 //
-//   - a CGI response (RFC 3875 section 6), as Python's wsgiref writes: header fields, one of them
+//   - a CGI response (RFC 3875 section 6), as Python's wsgiref and Respond write: header fields, one of them
 //     "Status: 404 Not Found"; without Status the status is 200, or 302 when there is a Location (section
 //     6.2.3: a client redirect). A Location without Status that is a local path asks a CGI server to fetch
 //     that path itself (section 6.2.2); WSGI daemons always send a Status, and, as nginx does for SCGI, this
 //     reader answers such a response with 302 like any other redirect;
 //   - an HTTP status line first, "HTTP/1.1 404 Not Found", as CGI's non-parsed-header scripts (section 5) and
-//     uWSGI do, and as gateway.Respond writes in a Go daemon (see Respond). nginx reads SCGI responses the same
-//     way (ngx_http_scgi_module.c: a status line if there is one, else a Status header, else Location, else 200).
+//     uWSGI do. nginx reads SCGI responses the same way (ngx_http_scgi_module.c: a status line if there is
+//     one, else a Status header, else Location, else 200).
 //
 // Lines may end in CRLF or in a bare LF (section 6.3.4). A response that breaks these rules or lim, or that
 // says Transfer-Encoding (an SCGI body is raw bytes until the close), is an *Error with status 502; one that
@@ -160,15 +160,17 @@ func isDigits(s string) bool {
 	return s != "" && len(s) <= 18 && strings.Trim(s, "0123456789") == ""
 }
 
-// Respond runs app for env and writes its response to w, as a daemon does for each request, then reads what
-// the app left unread of the request body.
+// Respond runs app for env and writes its response to w as a CGI response (RFC 3875 section 6), as a daemon
+// does for each request, then reads what the app left unread of the request body.
 //
 // It lets the gateway do all it does in process (check what the app passes to start_response, turn an
 // error or a panic into a 500, send nothing before the first non-empty chunk, close the body), on the request
 // seen as HTTP/1.0: the framing that suits SCGI, a Content-Length when the length is known and otherwise a body
-// that ends when the connection closes. What it writes is therefore an HTTP response, status line and
-// Connection: close included, which ReadResponse takes as it takes a CGI one. The front end then frames the
-// body for its client as it likes (chunked, for a stream to an HTTP/1.1 client).
+// that ends when the connection closes. Then it writes the head in CGI's form: "Status: 200 OK" rather than a
+// status line, and no Connection field, which would be about the hop rather than the response. A daemon in
+// any language speaks the same way (Python's wsgiref writes CGI responses), and the front end, which alone
+// talks HTTP to the client, frames the body for its client as it likes (chunked, for a stream to an HTTP/1.1
+// client).
 //
 // The unread body is read before the caller closes the connection because closing a socket with bytes still
 // unread makes the kernel reset the connection (for a UNIX socket too), and a front end that reads a body
@@ -183,7 +185,8 @@ func Respond(w io.Writer, env *gateway.Environ, app gateway.App) (gateway.Result
 		Method: env.Get("REQUEST_METHOD"), Target: target, Proto: "HTTP/1.0", Major: 1, Minor: 0,
 		Body: env.Input, ContentLength: length,
 	}
-	bw := bufio.NewWriter(w) // the gateway flushes it after each chunk: the head goes out with the first one
+	// The gateway flushes bw after each chunk: the head goes out with the first one.
+	bw := bufio.NewWriter(&cgiWriter{w: w})
 	res, err := gateway.Respond(bw, req, env, app, true)
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
@@ -192,4 +195,55 @@ func Respond(w io.Writer, env *gateway.Environ, app gateway.App) (gateway.Result
 		err = derr
 	}
 	return res, err
+}
+
+// WriteError writes a short CGI response with status code and msg, as a daemon answers a request it does not
+// run (a request that waited past its queue timeout gets 504).
+func WriteError(w io.Writer, code int, msg string) error {
+	return gateway.WriteError(&cgiWriter{w: w}, code, msg, true)
+}
+
+// cgiWriter turns the HTTP response that package gateway writes into a CGI response on its way to w: the
+// status line "HTTP/1.1 200 OK" becomes the field "Status: 200 OK", and the Connection field goes. It holds
+// the head back until its blank line has come, then passes everything through.
+type cgiWriter struct {
+	w    io.Writer
+	head []byte // the head so far
+	done bool   // the head has gone
+}
+
+func (c *cgiWriter) Write(p []byte) (int, error) {
+	if c.done {
+		return c.w.Write(p)
+	}
+	c.head = append(c.head, p...)
+	end := bytes.Index(c.head, []byte("\r\n\r\n"))
+	if end < 0 {
+		return len(p), nil
+	}
+	c.done = true
+	out := make([]byte, 0, len(c.head))
+	for i, line := range bytes.SplitAfter(c.head[:end+2], []byte("\r\n")) {
+		switch {
+		case len(line) == 0:
+		case i == 0:
+			_, status, _ := bytes.Cut(line, []byte(" ")) // "HTTP/1.1 200 OK\r\n"
+			out = append(append(out, "Status: "...), status...)
+		case hasName(line, "Connection"):
+		default:
+			out = append(out, line...)
+		}
+	}
+	out = append(append(out, "\r\n"...), c.head[end+4:]...)
+	c.head = nil
+	if _, err := c.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// hasName reports whether the header line is a field called name.
+func hasName(line []byte, name string) bool {
+	n, _, ok := bytes.Cut(line, []byte(":"))
+	return ok && strings.EqualFold(string(n), name)
 }

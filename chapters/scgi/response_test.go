@@ -242,6 +242,44 @@ func TestRefuse(t *testing.T) {
 	require.Zero(t, out.Len(), "only a refused request gets an answer")
 }
 
+// oneByte writes what it is given a byte at a time, as a daemon's head may reach the CGI writer in pieces.
+type oneByte struct{ w io.Writer }
+
+func (o oneByte) Write(p []byte) (int, error) {
+	for i := range p {
+		if _, err := o.w.Write(p[i : i+1]); err != nil {
+			return i, err
+		}
+	}
+	return len(p), nil
+}
+
+func TestRespondWritesCGI(t *testing.T) {
+	a := app.New(app.Options{})
+	env := environ(strings.NewReader(""), "REQUEST_METHOD", "GET", "PATH_INFO", "/stream", "QUERY_STRING",
+		"chunks=2&bytes=3", "CONTENT_LENGTH", "0", "SERVER_PROTOCOL", "HTTP/1.1")
+	var out bytes.Buffer
+	_, err := scgi.Respond(oneByte{&out}, env, a)
+	require.NoError(t, err)
+	head, body, ok := strings.Cut(out.String(), "\r\n\r\n")
+	require.True(t, ok, "%q", out.String())
+	require.Equal(t, "abcdef", body, "the body follows the head as it is, until the close")
+	lines := strings.Split(head, "\r\n")
+	require.Equal(t, "Status: 200 OK", lines[0], "a CGI response starts with its Status field, not a status line")
+	require.Contains(t, lines, "Content-Type: text/plain; charset=utf-8")
+	for _, l := range lines {
+		require.False(t, strings.HasPrefix(l, "Connection:"), "Connection is the hop's business: %q", head)
+	}
+
+	out.Reset()
+	require.NoError(t, scgi.WriteError(&out, 504, "waited too long"))
+	require.True(t, strings.HasPrefix(out.String(), "Status: 504 Gateway Timeout\r\n"), "%q", out.String())
+	res, rest, err := readResponse(out.String(), scgi.DefaultLimits)
+	require.NoError(t, err)
+	require.Equal(t, 504, res.Code)
+	require.Equal(t, "504 Gateway Timeout: waited too long\n", rest)
+}
+
 func FuzzReadResponse(f *testing.F) {
 	f.Add("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nhi")
 	f.Add("HTTP/1.1 302 Found\r\nLocation: /x\r\nConnection: close\r\n\r\n")

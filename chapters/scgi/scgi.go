@@ -11,12 +11,13 @@
 //
 //	70:CONTENT_LENGTH␀27␀SCGI␀1␀REQUEST_METHOD␀POST␀REQUEST_URI␀/deepthought␀,What is the answer to life?
 //
-// The front end's half is WriteRequest and ReadResponse; the daemon's half is ReadRequest, Respond and Refuse.
-// They speak in the course's gateway types, so that the request a front end has read (package http1) crosses
+// The front end's half is WriteRequest and ReadResponse; the daemon's half is ReadRequest, Respond, Refuse and
+// WriteError. They speak in the course's gateway types, so that the request a front end has read (package http1) crosses
 // the hop and becomes, in the daemon, the environ the application would have seen in the front end's own
 // process.
 //
-// It is the reference answer to chapter 5, where the learner writes these. It does not import package net,
+// Chapter 5's learner writes the front end's half (this package is its reference answer) and is given the
+// daemon's; package daemon builds the rest of daemon mode on top of it. It does not import package net,
 // so that any server can use it over any stream: a UNIX socket, a TCP connection, a pipe in a test.
 package scgi
 
@@ -24,8 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"course/chapters/gateway"
 )
 
 // Limits bound what one side of the hop can make the other hold in memory.
@@ -67,11 +66,12 @@ func responseError(format string, args ...any) *Error {
 }
 
 // Refuse answers a request that ReadRequest refused, as a daemon does before it closes the connection: the
-// status the *Error carries and its reason. Other errors (the connection closed or timed out) get no answer.
+// status the *Error carries and its reason, as a CGI response (see WriteError). Other errors (the connection
+// closed or timed out) get no answer.
 func Refuse(w io.Writer, err error) error {
 	var e *Error
 	if !errors.As(err, &e) {
 		return nil
 	}
-	return gateway.WriteError(w, e.Code, e.Reason, true)
+	return WriteError(w, e.Code, e.Reason)
 }

@@ -1,7 +1,8 @@
 """A daemon process that runs a WSGI application for a front end: it reads requests in SCGI from a listening
 socket, runs the application on a few threads, and writes the responses back.
 
-    python3 daemon.py [--threads T] [--processes P] [--bind PATH] module:callable
+    python3 daemon.py [--threads T] [--processes P] [--bind PATH] [--queue-timeout S] [--request-timeout S]
+                      [--maximum-requests N] module:callable
 
 This is what mod_wsgi's daemon mode and uWSGI do: the web server that faces the clients does not run the
 application; processes like this one do, and can be sized, restarted and given their own user, memory and
@@ -26,6 +27,14 @@ It writes "R" to the pipe once it is ready to serve, then "." every PREFORK_BEAT
 says so (SIGTERM), when the master is gone (writing to the pipe fails, or it has another parent), or on
 Ctrl-C: it takes no more connections, finishes the requests it has, and exits with status 0. SIGKILL is the
 master's last word. With --bind PATH it makes its own socket instead, to be run by hand.
+
+What mod_wsgi's daemon processes do with their requests, this one does too, each with the option of the
+same name: --queue-timeout answers 504, without running the application, a request that waited longer for
+a thread (the front end says when it started waiting, in X-Request-Start: t=<microseconds since the epoch>);
+--request-timeout answers 504 a request that runs longer, and restarts the daemon (a thread cannot be
+stopped, a process can: the daemon stops taking connections, gives the other requests --shutdown-timeout
+to finish, and exits, and the master starts another); --maximum-requests restarts it the same way after
+that many requests.
 
 Exit statuses: 0 after a stop, 2 for a bad command line, 4 when the application cannot be loaded (gunicorn
 uses the same code, so that a master does not restart a daemon that cannot start).
@@ -147,6 +156,15 @@ def quote_byte(b):
     return "'%s'" % c if " " <= c <= "~" else "'\\x%02x'" % ord(c)
 
 
+def queue_time(environ, now):
+    """How long the request waited for this thread, from the start the front end put in X-Request-Start
+    (t=<microseconds since the epoch>), or None when it says nothing usable."""
+    value = environ.get("HTTP_X_REQUEST_START", "")
+    if not value.startswith("t=") or not value[2:].isdigit():
+        return None
+    return now - int(value[2:]) / 1e6
+
+
 class Input:
     """wsgi.input: the request body, CONTENT_LENGTH bytes of the connection and no more, so that an app that
     reads to the end finds it (PEP 3333 lets a server simulate the end of the input; this one does)."""
@@ -224,10 +242,74 @@ class SCGIHandler(wsgiref.handlers.BaseCGIHandler):
         super().write(data)
 
 
-def serve_connection(conn, app, multithread, multiprocess):
-    """Serve the one request of an SCGI connection with app."""
+class Guard:
+    """The connection's output, shared by the thread that serves the request and the main thread, which
+    answers 504 in its place when the request runs past --request-timeout: whichever writes first owns it.
+    Once abandoned, the request's writes fail with ConnectionAbortedError, which wsgiref takes for a front end
+    that went away: it calls close() on the application's iterable and returns."""
+
+    def __init__(self, wfile):
+        self._wfile = wfile
+        self._lock = threading.Lock()
+        self._started = False
+        self._abandoned = False
+
+    def write(self, data):
+        with self._lock:
+            self._check()
+            self._started = True
+            return self._wfile.write(data)
+
+    def flush(self):
+        with self._lock:
+            self._check()
+            self._wfile.flush()
+
+    def _check(self):
+        if self._abandoned:
+            raise ConnectionAbortedError("the request ran past --request-timeout and was answered 504")
+
+    def abandon(self, answer):
+        """Take the connection from the request, and write answer on it if the response has not started."""
+        with self._lock:
+            self._abandoned = True
+            if self._started:
+                return
+            try:
+                self._wfile.write(answer)
+                self._wfile.flush()
+            except OSError:
+                pass
+
+
+class Request:
+    """A request being served, as the main thread watches it."""
+
+    def __init__(self, conn, guard, environ):
+        self.conn = conn
+        self.guard = guard
+        self.start = time.monotonic()
+        self.what = "%s %s" % (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+        self.abandoned = False
+
+
+class Settings:
+    """What the daemon was told on its command line, for each request."""
+
+    def __init__(self, app, multithread, multiprocess, queue_timeout, inflight):
+        self.app = app
+        self.multithread = multithread
+        self.multiprocess = multiprocess
+        self.queue_timeout = queue_timeout
+        self.inflight = inflight  # thread id -> Request, under inflight_lock
+        self.inflight_lock = threading.Lock()
+
+
+def serve_connection(conn, s):
+    """Serve the one request of an SCGI connection with the application of s."""
     rfile = conn.makefile("rb")
     wfile = conn.makefile("wb")  # buffered: the headers leave with the first chunk, in one send
+    me = threading.get_ident()
     try:
         try:
             environ, length = read_request(rfile)
@@ -238,13 +320,27 @@ def serve_connection(conn, app, multithread, multiprocess):
             refuse(wfile, e)
             return
         body = Input(rfile, length)
-        handler = SCGIHandler(body, wfile, sys.stderr, environ,
-                              multithread=multithread, multiprocess=multiprocess)
-        handler.run(app)  # calls app, writes the response, calls close() on what app returned
+        waited = queue_time(environ, time.time())
+        if s.queue_timeout and waited is not None and waited > s.queue_timeout:
+            # mod_wsgi's queue-timeout: the client has waited long enough; the application does not run.
+            log("queue timeout: %s %s waited %.3fs for a thread, more than --queue-timeout %gs: answered 504"
+                % (environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), waited, s.queue_timeout))
+            body.drain()
+            write_error(wfile, 504, "the request waited %.3fs for a daemon thread, more than the queue timeout "
+                                    "of %gs" % (waited, s.queue_timeout))
+            return
+        guard = Guard(wfile)
+        with s.inflight_lock:
+            s.inflight[me] = Request(conn, guard, environ)
+        handler = SCGIHandler(body, guard, sys.stderr, environ,
+                              multithread=s.multithread, multiprocess=s.multiprocess)
+        handler.run(s.app)  # calls app, writes the response, calls close() on what app returned
         body.drain()
-    except OSError as e:  # the front end went away or timed out: nobody is left to answer
+    except OSError as e:  # the front end went away or timed out, or the request was abandoned
         log("connection lost: %s" % e)
     finally:
+        with s.inflight_lock:
+            s.inflight.pop(me, None)
         for f in (wfile, rfile):
             try:
                 f.close()
@@ -255,30 +351,82 @@ def serve_connection(conn, app, multithread, multiprocess):
 
 def refuse(wfile, err):
     """Answer a request that broke the protocol, as the Go package's scgi.Refuse does."""
-    reason = {400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large"}[err.code]
-    body = ("%d %s: %s\n" % (err.code, reason, err)).encode("latin-1")
-    wfile.write(b"Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n"
-                % (err.code, reason.encode(), len(body)) + body)
+    write_error(wfile, err.code, str(err))
+
+
+def write_error(wfile, code, msg):
+    """Write a short CGI response with status code and msg, as the Go package's scgi.WriteError does."""
+    reason = {400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large",
+              504: "Gateway Timeout"}[code]
+    wfile.write(error_response(code, reason, msg))
     wfile.flush()
 
 
-def work(jobs, free, app, multithread, multiprocess):
+def error_response(code, reason, msg):
+    body = ("%d %s: %s\n" % (code, reason, msg)).encode("latin-1")
+    return (b"Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n"
+            % (code, reason.encode(), len(body)) + body)
+
+
+class Free:
+    """The threads that are free to take a connection: a token each in a queue, which the main thread takes
+    before it accepts and a thread gives back once it has served. (threading.Semaphore would do, but it is
+    written in Python; queue.SimpleQueue is in C, and this runs for every request.)"""
+
+    def __init__(self, n):
+        self._tokens = queue.SimpleQueue()
+        for _ in range(n):
+            self._tokens.put(None)
+
+    def take(self, timeout):
+        try:
+            self._tokens.get(timeout=timeout)
+            return True
+        except queue.Empty:
+            return False
+
+    def give(self):
+        self._tokens.put(None)
+
+
+def work(jobs, free, s):
     """One thread: serve the connections handed to it, one at a time, until it is handed None."""
     while True:
         conn = jobs.get()
         if conn is None:
             return
         try:
-            serve_connection(conn, app, multithread, multiprocess)
+            serve_connection(conn, s)
         except Exception:
             log("serving a connection failed:\n" + traceback.format_exc())
         finally:
-            free.release()
+            free.give()
 
 
-def serve(listener, app, threads, processes, beat, interval, timeout):
-    """Run the daemon until it is told to stop: T threads serve, and this one (the main thread) takes a
-    connection from the listener each time a thread is free, beats, and watches for signals."""
+def overdue(s, request_timeout):
+    """Answer 504 to the requests that have run longer than request_timeout, and take their connections from
+    them; return what they were, for the log."""
+    late = []
+    now = time.monotonic()
+    with s.inflight_lock:
+        for r in s.inflight.values():
+            if r.abandoned or now - r.start <= request_timeout:
+                continue
+            r.abandoned = True
+            late.append("%s has run %.3fs" % (r.what, now - r.start))
+            r.guard.abandon(error_response(504, "Gateway Timeout", "the request ran for more than the request "
+                                                                   "timeout of %gs" % request_timeout))
+            try:
+                r.conn.shutdown(socket.SHUT_WR)  # the front end sees the end of the response now
+            except OSError:
+                pass
+    return late
+
+
+def serve(listener, app, o, beat, interval):
+    """Run the daemon until it is told to stop, or must restart: T threads serve, and this one (the main
+    thread) takes a connection from the listener each time a thread is free, beats, watches the requests'
+    time and watches for signals."""
     stopping = []
 
     def stop(signum, frame):
@@ -300,21 +448,35 @@ def serve(listener, app, threads, processes, beat, interval, timeout):
     poller.register(listener, select.POLLIN)
     poller.register(wake_r, select.POLLIN)
 
+    s = Settings(app, o.threads > 1, o.processes > 1, o.queue_timeout, {})
     jobs = queue.SimpleQueue()
-    free = threading.Semaphore(threads)  # threads not serving a connection
-    workers = [threading.Thread(target=work, args=(jobs, free, app, threads > 1, processes > 1), daemon=True)
-               for _ in range(threads)]
+    free = Free(o.threads)
+    workers = [threading.Thread(target=work, args=(jobs, free, s), daemon=True) for _ in range(o.threads)]
     for w in workers:
         w.start()
 
+    # The main thread wakes for the next beat, and often enough to see a request pass --request-timeout.
+    watch = min(interval, o.request_timeout / 4) if o.request_timeout else interval
     if not beat(b"R"):
         stopping.append("the master is gone")
     next_beat = time.monotonic() + interval
+    accepted = 0
     while not stopping:
+        wake = min(next_beat, time.monotonic() + watch)
         # Take a connection only when a thread is free to serve it; until then it waits in the backlog.
-        if free.acquire(timeout=max(0, next_beat - time.monotonic())):
-            if not accept_one(poller, listener, wake_r, jobs, timeout, next_beat):
-                free.release()
+        if free.take(timeout=max(0, wake - time.monotonic())):
+            if accept_one(poller, listener, wake_r, jobs, o.socket_timeout, wake):
+                accepted += 1
+                if o.maximum_requests and accepted >= o.maximum_requests:
+                    stopping.append("served --maximum-requests %d" % o.maximum_requests)
+            else:
+                free.give()
+        if o.request_timeout:
+            late = overdue(s, o.request_timeout)
+            if late:
+                log("request timeout: %s, more than --request-timeout %gs: answered 504; restarting"
+                    % ("; ".join(late), o.request_timeout))
+                stopping.append("a request ran past --request-timeout")
         if time.monotonic() >= next_beat:
             if not beat(b"."):
                 stopping.append("the master is gone")
@@ -323,8 +485,21 @@ def serve(listener, app, threads, processes, beat, interval, timeout):
     log("stopping (%s): finishing the requests in flight" % stopping[0])
     for _ in workers:
         jobs.put(None)
+    # A thread whose request was abandoned may never return: Python cannot stop a thread. The others get
+    # --shutdown-timeout; then the process exits, and takes the stuck ones with it.
+    deadline = time.monotonic() + o.shutdown_timeout
     for w in workers:
-        w.join()
+        while w.is_alive() and time.monotonic() < deadline:
+            with s.inflight_lock:
+                r = s.inflight.get(w.ident)
+            if r is not None and r.abandoned:
+                break
+            w.join(timeout=0.05)
+    stuck = [w for w in workers if w.is_alive()]
+    if stuck:
+        log("stopped, leaving %d request%s unfinished" % (len(stuck), "" if len(stuck) == 1 else "s"))
+        sys.stderr.flush()
+        os._exit(0)  # interpreter shutdown could wait on a thread stuck in C code
     log("stopped")
 
 
@@ -344,7 +519,7 @@ def accept_one(poller, listener, wake_r, jobs, timeout, deadline):
         conn, _ = listener.accept()
     except (BlockingIOError, InterruptedError, ConnectionAbortedError):
         return False  # another daemon took it
-    conn.settimeout(timeout)
+    conn.settimeout(timeout or None)  # 0: no limit (socket.settimeout(0) would make it non-blocking)
     jobs.put(conn)
     return True
 
@@ -416,9 +591,20 @@ def main(argv):
     parser.add_argument("--backlog", type=int, default=128, help="its backlog, with --bind (default 128)")
     parser.add_argument("--socket-timeout", type=float, default=60,
                         help="seconds a read or write on a connection may take (default 60, as mod_wsgi's)")
+    parser.add_argument("--queue-timeout", type=float, default=0,
+                        help="seconds a request may wait for a thread; beyond, 504 without running the app "
+                             "(default 0: no limit)")
+    parser.add_argument("--request-timeout", type=float, default=0,
+                        help="seconds a request may run; beyond, 504 and the daemon restarts (default 0: no limit)")
+    parser.add_argument("--maximum-requests", type=int, default=0,
+                        help="requests after which the daemon restarts (default 0: never)")
+    parser.add_argument("--shutdown-timeout", type=float, default=5,
+                        help="seconds the requests in flight get when the daemon stops (default 5)")
     args = parser.parse_args(argv)
     if args.threads < 1 or args.processes < 1:
         parser.error("--threads and --processes must be at least 1")
+    if min(args.queue_timeout, args.request_timeout, args.maximum_requests, args.shutdown_timeout) < 0:
+        parser.error("the timeouts and --maximum-requests cannot be negative")
     if args.bind:
         listener, beat, interval = bind(args.bind, args.backlog), (lambda what: True), 1.0
     elif "PREFORK_FD" in os.environ:
@@ -431,7 +617,7 @@ def main(argv):
         log("cannot load %s:\n%s" % (args.app, traceback.format_exc()))
         return 4
     log("serving %s with %d threads (worker %s)" % (args.app, args.threads, os.environ.get("PREFORK_WORKER") or "0"))
-    serve(listener, app, args.threads, args.processes, beat, interval, args.socket_timeout)
+    serve(listener, app, args, beat, interval)
     if args.bind:
         os.unlink(args.bind)
     return 0

@@ -72,6 +72,8 @@ type options struct {
 	// group, when set, is the listening socket of a daemon already started: this one shares it, as the
 	// daemons of a group do.
 	group *daemon
+	// extra holds more of daemon.py's options, such as --queue-timeout 1.
+	extra []string
 }
 
 // daemon is a Python daemon started as chapter 4's master starts one: its listening socket inherited as
@@ -120,7 +122,8 @@ func startDaemon(t testing.TB, o options) *daemon {
 	d.pipe = pr
 
 	args := append(append([]string{}, o.wrap...), py, "daemon.py", "--threads", strconv.Itoa(o.threads),
-		"--processes", strconv.Itoa(o.processes), o.app)
+		"--processes", strconv.Itoa(o.processes))
+	args = append(append(args, o.extra...), o.app)
 	d.cmd = exec.Command(args[0], args[1:]...)
 	d.cmd.ExtraFiles = []*os.File{lf, pw} // descriptors 3 and 4
 	d.cmd.Env = append(os.Environ(), "PREFORK_FD=3", "PREFORK_HEARTBEAT_FD=4",

@@ -6,8 +6,9 @@
 //   - flaskapp.py, a small Flask application, to show that the daemon runs a real framework's application.
 //
 // They use Python's standard library only (Flask aside). In Go, the package finds a Python interpreter to run
-// them with (Interpreter); its tests start the daemon as the master does and check it, and check that the
-// two test applications answer alike.
+// them with (Interpreter), carries the three files in the program that imports it (Unpack writes them out),
+// and builds the command line that starts the daemon as one of a group (Command); its tests start the daemon
+// as the master does and check it, and check that the two test applications answer alike.
 package wsgi
 
 import (

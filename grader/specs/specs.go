@@ -34,6 +34,7 @@ var chapters = map[int]func() *Chapter{
 	2: chapter2,
 	3: chapter3,
 	4: chapter4,
+	5: chapter5,
 }
 
 // ForChapter returns the table of chapter n.

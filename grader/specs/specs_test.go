@@ -319,3 +319,33 @@ func TestChapter4(t *testing.T) {
 	a, b := prefork4(), prefork4()
 	require.NotEqual(t, a[8].Flags, b[8].Flags)
 }
+
+// anchors5 are the sections of the chapter 5 README that its own specs may point to.
+var anchors5 = []string{
+	"#the-hop-step-by-step", "#what-the-app-is-told", "#step-6-the-queue-and-its-timeouts",
+	"#step-7-requests-that-never-end", "#when-a-daemon-dies", "#when-the-client-goes-away", "#restarts", "#stopping",
+	"#step-8-a-real-wsgi-application",
+}
+
+func TestChapter5(t *testing.T) {
+	ch, err := ForChapter(5)
+	require.NoError(t, err)
+	require.Equal(t, "05-daemon", ch.Slug)
+	require.True(t, ch.Race, "chapter 5 is built with the race detector: its Go daemons too")
+	var own []string
+	for _, s := range ch.Specs {
+		if !strings.HasPrefix(s.ID, "5.") {
+			continue
+		}
+		own = append(own, s.ID)
+		_, anchor, _ := strings.Cut(s.Why, "#")
+		require.Contains(t, anchors5, "#"+anchor, s.ID)
+		require.NotEmpty(t, s.Flags, "%s: a server of its own, sized for what it checks", s.ID)
+		if strings.Contains(s.Title, "Python") || strings.Contains(s.Title, "Flask") {
+			require.Contains(t, s.Flags, "python", "%s runs Python daemons", s.ID)
+		}
+	}
+	for i, id := range own {
+		require.Equal(t, fmt.Sprintf("5.%d", i+1), id, "ids follow the order of the table")
+	}
+}
