@@ -52,8 +52,8 @@ var chapter4 = []Mutant{
 	},
 	{
 		Name: "master-exits-before-workers", Chapter: 4, File: preforkMaster,
-		Old:     "\tdeadline := time.After(m.cfg.ShutdownTimeout)\n\tvar gaveUp <-chan time.Time\n",
-		New:     "\treturn err // the workers have been told\n\tdeadline := time.After(m.cfg.ShutdownTimeout)\n\tvar gaveUp <-chan time.Time\n",
+		Old:     "\tdeadline := time.After(grace)\n\tvar gaveUp <-chan time.Time\n",
+		New:     "\treturn err // the workers have been told\n\tdeadline := time.After(grace)\n\tvar gaveUp <-chan time.Time\n",
 		Bug:     "On SIGTERM the master exits as soon as it has told its workers to stop, without waiting for them.",
 		Shows:   "SIGTERM while two GET /sleep?ms=800 run: the master is gone at once, and its workers are left running, orphans, until their requests end.",
 		Killers: []string{"4.13"},
@@ -62,13 +62,13 @@ var chapter4 = []Mutant{
 		Name: "stop-never-kills", Chapter: 4, File: preforkMaster,
 		Old: `		case <-deadline:
 			for _, w := range m.sorted() {
-				m.log.Printf("worker %d (pid %d) did not stop within %v; killing it", w.id, w.pid, m.cfg.ShutdownTimeout)
+				m.log.Printf("worker %d (pid %d) did not stop within %v; killing it", w.id, w.pid, grace)
 				m.kill(w)
 			}
 			gaveUp = time.After(killGrace)
 `,
 		New: `		case <-deadline:
-			m.log.Printf("%d workers still running after %v; waiting for them", len(m.workers), m.cfg.ShutdownTimeout)
+			m.log.Printf("%d workers still running after %v; waiting for them", len(m.workers), grace)
 `,
 		Bug:     "On SIGTERM the master waits for its workers however long they take, never killing one still busy after -shutdown-timeout.",
 		Shows:   "With -shutdown-timeout 2s, SIGTERM while GET /sleep?ms=20000 runs on a worker: the server exits after 20 s, not about 2 s.",
