@@ -253,6 +253,8 @@ var knownBads = []knownBad{
 		"abrupt-recycle":           {"4.12"},
 		"term-kills-workers":       {"4.13"},
 		"orphans":                  {"4.14"},
+		"listener-open-on-stop":    {"4.13"},
+		"master-leaves-early":      {"4.13"},
 	}},
 	{fixture: "daemonbad", chapter: 5, race: true, flaws: map[string][]string{
 		"in-process":              {"5.1"},

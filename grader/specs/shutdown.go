@@ -163,7 +163,7 @@ func checkShutdown(p stopPlan) func(t *spec.T) {
 			wg.Go(func() { closedIdle[i] = c.ExpectClosed(stopAtOnce) })
 		}
 
-		t.Run("a new connection after SIGTERM", func(t *spec.T) { newConnRefused(t) })
+		t.Run("a new connection after SIGTERM", func(t *spec.T) { newConnRefused(t, stopAtOnce+time.Second) })
 		wg.Wait()
 
 		open := 0
@@ -236,8 +236,8 @@ func checkShutdown(p stopPlan) func(t *spec.T) {
 }
 
 // newConnRefused checks that a connection made stopDialAfter after SIGTERM is refused, or closed without an
-// answer: the listening socket must be closed.
-func newConnRefused(t *spec.T) {
+// answer within wait: the listening socket must be closed.
+func newConnRefused(t *spec.T, wait time.Duration) {
 	time.Sleep(stopDialAfter)
 	c, err := harness.Dial(t.Addr(), spec.DialTimeout)
 	if err != nil {
@@ -250,7 +250,7 @@ func newConnRefused(t *spec.T) {
 	if err := c.SendString(next); err != nil {
 		return
 	}
-	r, err := c.ReadResponse(stopAtOnce+time.Second, false)
+	r, err := c.ReadResponse(wait, false)
 	var re *harness.ReadError
 	switch {
 	case err == nil && r.Status == 200:
