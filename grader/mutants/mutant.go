@@ -51,7 +51,7 @@ type Mutant struct {
 
 // All returns every mutant of every chapter, chapter by chapter.
 func All() []Mutant {
-	return slices.Concat(chapter1, chapter2, chapter3, chapter4)
+	return slices.Concat(chapter1, chapter2, chapter3, chapter4, chapter5)
 }
 
 // Select returns the mutants of chapter (0: all) named in names (none: all), in table order. It fails on a
@@ -180,4 +180,11 @@ const (
 	eventOffload    = "solutions/03-event-driven/offload.go"
 	eventTimers     = "solutions/03-event-driven/timers.go"
 	eventListen     = "solutions/03-event-driven/listen.go"
+	scgiRequest     = "chapters/scgi/request.go"
+	scgiResponse    = "chapters/scgi/response.go"
+	daemonHop       = "chapters/daemon/hop.go"
+	daemonServer    = "chapters/daemon/server.go"
+	wsgiCommand     = "chapters/wsgi/command.go"
+	daemonDaemon    = "solutions/05-daemon/daemon.go"
+	daemonFront     = "solutions/05-daemon/front.go"
 )
