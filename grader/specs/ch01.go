@@ -130,6 +130,10 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 					Hint:  "read exactly Content-Length bytes of body: the next request starts at the byte after them, in the same read.",
 					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nContent-Length: 5\\r\\n\\r\\nfirstGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
 				},
+				"a GET sent while the one before runs": {
+					Hint:  "a request may come while the one before it is still running: leave it where it is (stop reading, or keep what was read) until the first response is written, then answer it: responses go out in the order of the requests (RFC 9112 section 9.3.2).",
+					Repro: "(printf 'GET /sleep?ms=300 HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 0.1; printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 1) | nc {host} {port}   # slept 300 ms, then Hello, World!",
+				},
 				"a chunked body, then a GET": {
 					Hint:  "a chunked body ends with the empty line after the 0-size chunk and its trailer fields: read up to there and not one byte more, since the next request starts right after.",
 					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n6\\r\\nsecond\\r\\n0\\r\\n\\r\\nGET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
@@ -218,6 +222,18 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 				"an absolute-form target": {
 					Hint:  "a request-target may be in absolute form, http://host/path?query, and a server must accept it (RFC 9112 section 3.2.2): PATH_INFO and QUERY_STRING come from its path and query.",
 					Repro: "printf 'GET http://{addr}/env?x=1 HTTP/1.1\\r\\nHost: {addr}\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"an HTTP/1.0 request": {
+					Hint:  "SERVER_PROTOCOL is the version of the request as the client sent it (PEP 3333, after CGI): HTTP/1.0 for an HTTP/1.0 request, which the app may need to decide how to answer.",
+					Repro: "printf 'GET /env HTTP/1.0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"names in lower case": {
+					Hint:  "header names are case-insensitive (RFC 9110 section 5.1): content-type goes to CONTENT_TYPE whatever its spelling, and has no HTTP_CONTENT_TYPE copy.",
+					Repro: "printf 'GET /env HTTP/1.1\\r\\nHost: {host}\\r\\ncontent-type: text/plain\\r\\ncontent-length: 0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"the app's body closed": {
+					Hint:  "once a response is written (or the client has gone), call the close of the body the app returned, always (PEP 3333: close() is called whether the request completed normally or not): the app frees what the call held there.",
+					Repro: "curl -s http://{addr}/hello; curl -s http://{addr}/stats   # inflight 0",
 				},
 			},
 			Check: checkEnviron(wsgi),
@@ -317,6 +333,10 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 				"line ends counted": {
 					Hint:  "the 8 KiB of the header section count every byte of its field lines, their CRLFs too: 17 field lines of 8,180 bytes without their line ends are 8,214 with them, over the limit.",
 					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 15); do printf 'X-Big-%02d: %0500d\\r\\n' $i 0; done; printf 'X-Pad: %0508d\\r\\n\\r\\n' 0) | nc {host} {port}   # 431",
+				},
+				"a field line that never ends, in pieces": {
+					Hint:  "count the bytes of a header line across reads: what was kept from earlier reads counts with what just came, so that a line that arrives 1 KiB at a time gets 431 at 8 KiB, as one that arrives at once does.",
+					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nX-Endless: '; for i in $(seq 16); do head -c 1024 /dev/zero | tr '\\0' a; sleep 0.025; done; sleep 3) | nc {host} {port}   # 431",
 				},
 				"a field line that never ends": {
 					Hint:  "count the bytes of a header line as they arrive and answer 431 as soon as the section passes 8 KiB, without waiting for the line's end: a line that never ends must not be buffered without bound until a timeout.",
@@ -480,6 +500,14 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 				"data not followed by CRLF": {
 					Hint:  "after the data of a chunk comes CRLF: check that it does (RFC 9112 section 7.1) rather than skip two bytes, which lets a body hide bytes the size line did not count. Answer 400 and close.",
 					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello!!0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"data one byte longer than its size": {
+					Hint:  "the data of a chunk is exactly chunk-size bytes, then CR LF (RFC 9112 section 7.1): check both bytes; a parser that takes any byte for the end of the line reads 5\\r\\nhelloX3\\r\\nabc as hello and abc, one byte hidden. Answer 400 and close.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhelloX3\\r\\nabc\\r\\n0\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"a trailer field with white space before its colon": {
+					Hint:  "the trailer section is header fields (RFC 9112 section 7.1.2), read with the same rules and limits: white space between a field name and its colon gets 400 (section 5.1), in a trailer too.",
+					Repro: "printf 'POST /echo HTTP/1.1\\r\\nHost: {host}\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello\\r\\n0\\r\\nX-Bad : 1\\r\\n\\r\\n' | nc {host} {port}",
 				},
 				"a size of 17 hex digits": {
 					Hint:  "a chunk size too large for a 64-bit integer must be refused (400 or 413), never wrap around: 10000000000000005 is 2^64 + 5 (RFC 9112 section 7.1: anticipate large numerals and integer overflow).",
@@ -814,6 +842,9 @@ func checkPipelined(t *spec.T) {
 		pipeline(t, []string{request("POST", "/echo", chunked([]chunk{{data: "second"}}), "Transfer-Encoding: chunked"), get("/hello")},
 			[]string{"second", hello})
 	})
+	t.Run("a GET sent while the one before runs", func(t *spec.T) {
+		pipelineApart(t, []string{sleepReq(300), get("/hello")}, []string{"slept 300 ms\n", hello}, 100*time.Millisecond)
+	})
 }
 
 func checkKeepAlive(t *spec.T) {
@@ -983,6 +1014,36 @@ func checkEnviron(wsgi map[string]string) func(t *spec.T) {
 			want := map[string]string{"PATH_INFO": "/env", "QUERY_STRING": "x=1"}
 			t.Diff(firstLine(req)+": unexpected values among the environ keys checked", want, pick(environ(t, r, req), keys(want)))
 		})
+		t.Run("an HTTP/1.0 request", func(t *spec.T) {
+			req := "GET /env HTTP/1.0\r\n\r\n"
+			r := roundTrip(t, t.Dial(), req, "200 OK and the environ, with SERVER_PROTOCOL HTTP/1.0")
+			wantStatus(t, r, req, 200)
+			want := map[string]string{"SERVER_PROTOCOL": "HTTP/1.0"}
+			t.Diff(firstLine(req)+": unexpected values among the environ keys checked", want, pick(environ(t, r, req), keys(want)))
+		})
+		t.Run("names in lower case", func(t *spec.T) {
+			req := "GET /env HTTP/1.1\r\n" + hostHeader + "content-type: text/plain\r\ncontent-length: 0\r\n\r\n"
+			r := roundTrip(t, t.Dial(), req, "200 OK and the environ, with CONTENT_TYPE text/plain")
+			wantStatus(t, r, req, 200)
+			want := map[string]string{"CONTENT_TYPE": "text/plain", "HTTP_CONTENT_TYPE": "(missing)"}
+			t.Diff(firstLine(req)+": unexpected values among the environ keys checked", want, pick(environ(t, r, req), keys(want)))
+		})
+		t.Run("the app's body closed", func(t *spec.T) {
+			req := get("/hello")
+			r := roundTrip(t, t.Dial(), req, "200 OK, and the app's body closed once the response is written")
+			wantStatus(t, r, req, 200)
+			// The server closes the body as it ends the response, which the client may see a moment before.
+			var s poolStats
+			for deadline := time.Now().Add(time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if s = readStats(t, false); s.Inflight == 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if s.Inflight != 0 {
+				t.Errorf("%s was answered, yet a second later GET /stats counts %d calls of the app still in flight: the server must "+
+					"close the body the app returned once the response is written (PEP 3333)", firstLine(req), s.Inflight)
+			}
+		})
 	}
 }
 
@@ -1094,6 +1155,9 @@ func checkBigHeaders(t *spec.T) {
 	})
 	t.Run("a field line that never ends", func(t *spec.T) {
 		endless(t, "GET /hello HTTP/1.1\r\n"+hostHeader+"X-Endless: ", 431, "431 Request Header Fields Too Large as soon as the section passes 8 KiB")
+	})
+	t.Run("a field line that never ends, in pieces", func(t *spec.T) {
+		endlessInPieces(t, "GET /hello HTTP/1.1\r\n"+hostHeader+"X-Endless: ", 431, "431 Request Header Fields Too Large as soon as the section passes 8 KiB")
 	})
 }
 
@@ -1327,15 +1391,30 @@ func checkSlowReader(t *spec.T) {
 
 // pipeline sends reqs in one write on a new connection and checks that the responses have the bodies want,
 // in order, and that nothing follows them.
-func pipeline(t *spec.T, reqs []string, want []string) {
+func pipeline(t *spec.T, reqs []string, want []string) { pipelineApart(t, reqs, want, 0) }
+
+// pipelineApart is pipeline with the requests sent gap apart, on the one connection, without waiting for the
+// answers; with no gap, in one write.
+func pipelineApart(t *spec.T, reqs []string, want []string, gap time.Duration) {
 	c := t.Dial()
 	all := strings.Join(reqs, "")
 	expected := fmt.Sprintf("%d responses, in order, with the bodies %q", len(want), want)
-	send(t, c, all, expected)
+	how := "in one write"
+	if gap == 0 {
+		send(t, c, all, expected)
+	} else {
+		how = fmt.Sprintf("%v apart", gap)
+		for i, req := range reqs {
+			if i > 0 {
+				time.Sleep(gap)
+			}
+			send(t, c, req, expected)
+		}
+	}
 	rs, err := c.ReadResponses(len(want), answerWait)
 	if err != nil {
 		t.Expect(all, string(c.Buffered()), expected)
-		t.Fatalf("%d requests sent in one write: %d responses came back, then: %v", len(reqs), len(rs), err)
+		t.Fatalf("%d requests sent %s: %d responses came back, then: %v", len(reqs), how, len(rs), err)
 	}
 	var raw strings.Builder
 	var bodies []string
@@ -1352,21 +1431,44 @@ func pipeline(t *spec.T, reqs []string, want []string) {
 // endless sends head, then a line of 64 KiB that never ends, and checks that the server answers code at once:
 // a server that reads the whole line before it counts waits for an end that never comes.
 func endless(t *spec.T, head string, code int, want string) {
-	c := t.Dial()
 	line := head + strings.Repeat("a", 64<<10)
-	t.Expect(line+" (and no end of line)", "", want)
+	endlessSent(t, head, code, want, "64 KiB without an end of line", func(c *harness.Conn) { c.SendString(line) })
+}
+
+// endlessInPieces is endless with a line of 16 KiB sent 1 KiB at a time, 25 ms apart: each read of the server
+// brings 1 KiB, so a limit checked on what one read brought, not on the line so far, is never passed.
+func endlessInPieces(t *spec.T, head string, code int, want string) {
+	piece := strings.Repeat("a", 1<<10)
+	endlessSent(t, head, code, want, "16 KiB without an end of line, 1 KiB every 25 ms", func(c *harness.Conn) {
+		if c.SendString(head) != nil {
+			return
+		}
+		for range 16 {
+			time.Sleep(25 * time.Millisecond)
+			if c.SendString(piece) != nil {
+				return
+			}
+		}
+	})
+}
+
+// endlessSent sends head and a line that never ends, as described by what, with send, and checks that the
+// server answers code.
+func endlessSent(t *spec.T, head string, code int, want, what string, send func(c *harness.Conn)) {
+	c := t.Dial()
+	t.Expect(head+"aaa... ("+what+")", "", want)
 	// The server may answer and close before it has read all: send in the background, and read.
-	go c.SendString(line)
+	go send(c)
 	r, err := c.ReadResponse(answerWait, false)
 	var re *harness.ReadError
 	switch {
 	case errors.As(err, &re) && len(re.Got) == 0:
-		t.Fatalf("%s... (64 KiB without an end of line): no answer (%v): count the bytes as they come and answer %d "+
-			"as soon as the limit is passed, without waiting for the end of the line", firstLine(head), err, code)
+		t.Fatalf("%s... (%s): no answer (%v): count the bytes as they come and answer %d "+
+			"as soon as the limit is passed, without waiting for the end of the line", firstLine(head), what, err, code)
 	case err != nil:
-		t.Fatalf("%s... (64 KiB without an end of line): %v", firstLine(head), err)
+		t.Fatalf("%s... (%s): %v", firstLine(head), what, err)
 	}
-	t.Expect(line+" (and no end of line)", string(r.Raw), want)
+	t.Expect(head+"aaa... ("+what+")", string(r.Raw), want)
 	wantStatus(t, r, head, code)
 }
 
@@ -1457,6 +1559,9 @@ func checkBadChunks(t *spec.T) {
 	}{
 		{"a size of 0x5", "0x5\r\nhello\r\n0\r\n\r\n", []int{400}},
 		{"data not followed by CRLF", "5\r\nhello!!0\r\n\r\n", []int{400}},
+		// Read as "hello", then a chunk "abc", by a parser that takes any byte after the data for its line end.
+		{"data one byte longer than its size", "5\r\nhelloX3\r\nabc\r\n0\r\n\r\n", []int{400}},
+		{"a trailer field with white space before its colon", "5\r\nhello\r\n0\r\nX-Bad : 1\r\n\r\n", []int{400}},
 		// 2^64 + 5: a hex loop that overflows a 64-bit integer reads it as 5.
 		{"a size of 17 hex digits", "10000000000000005\r\nhello\r\n0\r\n\r\n", []int{400, 413}},
 	}
