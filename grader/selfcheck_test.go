@@ -181,6 +181,12 @@ var knownBads = []knownBad{
 		"any-major-version":        {"1.13"},
 		"line-limit-off-by-one":    {"1.29"},
 		"crlf-uncounted":           {"1.16"},
+		"chunk-end-any-byte":       {"1.27"},
+		"trailers-unchecked":       {"1.27"},
+		"limit-per-read":           {"1.16"},
+		"protocol-fixed":           {"1.11"},
+		"content-type-exact":       {"1.11"},
+		"body-never-closed":        {"1.11"},
 	}},
 	{fixture: "threadbad", chapter: 2, race: true, flaws: map[string][]string{
 		"sequential":            {"2.1"},
@@ -206,6 +212,8 @@ var knownBads = []knownBad{
 		"body-after-refusal":    {"2.10"},
 		"refusal-keeps-open":    {"2.3"},
 		"idle-cut-early":        {"2.5"},
+		"stale-room":            {"2.4"},
+		"close-unsaid":          {"2.9"},
 	}},
 	{fixture: "eventbad", chapter: 3, race: true, flaws: map[string][]string{
 		"thread-per-connection":   {"3.2"},
@@ -232,6 +240,7 @@ var knownBads = []knownBad{
 		"farthest-deadline":       {"3.10"},
 		"deadline-from-accept":    {"3.10"},
 		"header-deadline-on-body": {"3.11"},
+		"reads-while-busy":        {"1.6"},
 	}},
 	{fixture: "preforkbad", chapter: 4, race: true, flaws: map[string][]string{
 		"goroutine-workers":        {"4.1", "4.4"},
@@ -255,6 +264,7 @@ var knownBads = []knownBad{
 		"orphans":                  {"4.14"},
 		"listener-open-on-stop":    {"4.13"},
 		"master-leaves-early":      {"4.13"},
+		"end-unmarked":             {"4.8"},
 	}},
 	{fixture: "daemonbad", chapter: 5, race: true, flaws: map[string][]string{
 		"in-process":              {"5.1"},
@@ -283,6 +293,9 @@ var knownBads = []knownBad{
 		"stop-daemons-first":      {"5.11"},
 		"buffer-response":         {"1.30", "5.12"},
 		"python-defaults":         {"5.12", "5.13"},
+		"socket-deadline-once":    {"5.8"},
+		"restart-waits-for-stuck": {"5.6"},
+		"front-waits-forever":     {"5.11"},
 	}},
 }
 

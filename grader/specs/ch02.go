@@ -155,6 +155,12 @@ func queueTimeoutSpec(id, why string) spec.Spec {
 					"shrinks the queue by one, and the server soon refuses at once what it has room for.",
 				Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=3000' & sleep 0.25; curl -s -o /dev/null http://{addr}/hello; for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code} %{time_total}s\\n' http://{addr}/hello & done; wait   # with -workers 1 -queue 4: four 503s after 0.3 s, none at once",
 			},
+			"after a whole queue was given up on": {
+				Hint: "a request given up on after -queue-timeout may stay where it waited (a slot of a channel, say) until a " +
+					"worker passes it by, but it must not take room from the requests that come after it: while the worker " +
+					"is busy, a queue of given-up requests fills up, and the next ones must still wait their turn, not be refused at once.",
+				Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=3000' & sleep 0.25; for round in 1 2; do for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code} %{time_total}s\\n' http://{addr}/hello & done; wait; done   # with -workers 1 -queue 4: eight 503s after 0.3 s, none at once",
+			},
 		},
 		Check: checkQueueTimeout,
 	}
@@ -475,9 +481,12 @@ func checkOverload(t *spec.T) {
 	})
 }
 
+// queueRoomWhy is what 2.4 says of a request refused at once after others were given up on in the queue.
+const queueRoomWhy = "a request given up on after -queue-timeout must leave the queue, or at least its room in it"
+
 func checkQueueTimeout(t *spec.T) {
 	const queueTimeout, queue = 300 * time.Millisecond, 4 // the spec's flags
-	const ms = 2000                                       // the request that holds the only worker
+	const ms = 2500                                       // the request that holds the only worker
 	const head = 250 * time.Millisecond                   // for it to reach the worker first
 	const late = 700 * time.Millisecond                   // past the queue timeout: the margin of a loaded machine
 	const tries = 3
@@ -524,22 +533,28 @@ func checkQueueTimeout(t *spec.T) {
 				"(here within %v), not when the worker frees up", firstLine(req), waited.Round(time.Millisecond), queueTimeout, queueTimeout+late)
 		}
 	})
-	if !t.Failed() {
-		t.Run("the queue kept its places", func(t *spec.T) {
-			// The worker is still busy: -queue requests must all wait in the queue, each until its own timeout.
-			t.Expect(req, "", fmt.Sprintf("%d answers 503, each after -queue-timeout %v in the queue, none at once", queue, queueTimeout))
-			for i, a := range sendAll(dialAll(t, queue), req, 3*time.Second) {
-				switch {
-				case a.err != nil:
-					t.Errorf("request %d of %d: %s: %s", i+1, queue, firstLine(req), a.describe())
-				case a.r.Status == 503 && a.took < queueTimeout/2:
-					t.Errorf("request %d of %d: %s: got %s: refused at once, though the queue (-queue %d) had room for "+
-						"it: a request given up on after -queue-timeout must leave the queue", i+1, queue, firstLine(req), a.describe(), queue)
-				case a.r.Status != 503:
-					t.Errorf("request %d of %d: %s: got %s, want 503 after -queue-timeout %v in the queue", i+1, queue, firstLine(req), a.describe(), queueTimeout)
-				}
+	// The worker is still busy: -queue requests at once must all wait in the queue, each until its own timeout.
+	fillQueue := func(t *spec.T, given string) {
+		t.Expect(req, "", fmt.Sprintf("%d answers 503, each after -queue-timeout %v in the queue, none at once", queue, queueTimeout))
+		for i, a := range sendAll(dialAll(t, queue), req, 3*time.Second) {
+			switch {
+			case a.err != nil:
+				t.Errorf("request %d of %d: %s: %s", i+1, queue, firstLine(req), a.describe())
+			case a.r.Status == 503 && a.took < queueTimeout/2:
+				t.Errorf("request %d of %d: %s: got %s: refused at once, though the queue (-queue %d) had room for "+
+					"it, after %s: %s", i+1, queue, firstLine(req), a.describe(), queue, given, queueRoomWhy)
+			case a.r.Status != 503:
+				t.Errorf("request %d of %d: %s: got %s, want 503 after -queue-timeout %v in the queue", i+1, queue, firstLine(req), a.describe(), queueTimeout)
 			}
-		})
+		}
+	}
+	if !t.Failed() {
+		t.Run("the queue kept its places", func(t *spec.T) { fillQueue(t, "one request was given up on") })
+	}
+	if !t.Failed() {
+		// Now -queue + 1 requests were given up on while the worker stayed busy: a queue that keeps them until a
+		// worker passes them by (a channel of Workers+Queue) is full of them.
+		t.Run("after a whole queue was given up on", func(t *spec.T) { fillQueue(t, fmt.Sprintf("%d requests were given up on", queue+1)) })
 	}
 	rs := read(t, busy, sleep, "200 OK")
 	wantStatus(t, rs, sleep, 200)

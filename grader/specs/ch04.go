@@ -159,6 +159,10 @@ func prefork4() []spec.Spec {
 					Hint:  "a request shorter than -timeout must be left to finish: kill a worker only after -timeout of silence, not at the first missed beat (beats stop while a request runs longer than a beat).",
 					Repro: "curl -s 'http://{addr}/sleep?ms=300'   # with -timeout 1s: slept 300 ms",
 				},
+				"a worker idle after its requests": {
+					Hint:  "a worker must note when each request ends as well as when it begins: one that counts a finished request as running stops beating as if hung, and the master kills it though it is idle.",
+					Repro: "curl -s http://{addr}/pid; curl -s 'http://{addr}/sleep?ms=300'; sleep 2.5; pgrep -P $(pgrep -of -- '-addr {addr}')   # with -workers 2 -timeout 1s: the worker that answered is still there",
+				},
 				"a sleeping request": {
 					Hint: "a worker whose request runs past -timeout stops beating; the master must notice the silence, kill the worker (SIGABRT, then SIGKILL) and log a line with its pid and the reason (a timeout), as gunicorn's WORKER TIMEOUT (pid:N). A worker that beats from a timer whatever its requests do would hide the hang.",
 				},
@@ -601,12 +605,29 @@ func checkRespawn(t *spec.T) {
 	}
 }
 
+// servedIdle is how long 4.8 leaves a worker idle after its requests: past its -timeout of 1s, with the margin of
+// a loaded machine.
+const servedIdle = 2500 * time.Millisecond
+
 func checkHungWorker(t *spec.T) {
+	served := 0
 	t.Run("a request shorter than -timeout", func(t *spec.T) {
+		c := t.Dial()
+		served = pidOf(t, c)
 		req := sleepReq(300)
-		r := roundTrip(t, t.Dial(), req, "200 OK: 300 ms is within -timeout 1s")
+		r := roundTrip(t, c, req, "200 OK: 300 ms is within -timeout 1s")
 		wantStatus(t, r, req, 200)
 	})
+	if served != 0 {
+		t.Run("a worker idle after its requests", func(t *spec.T) {
+			time.Sleep(servedIdle)
+			if !slices.Contains(harness.Children(t.Server().Pid()), served) {
+				t.Fatalf("worker %d served GET /pid and GET /sleep?ms=300, then sat idle; %v later it is gone, though it had "+
+					"nothing to do: a worker must mark the end of each request, or it looks busy with a finished one, stops "+
+					"beating, and is killed at -timeout 1s", served, servedIdle)
+			}
+		})
+	}
 	for _, tc := range []struct{ name, target string }{
 		{"a sleeping request", "/sleep?ms=6000"},
 		{"a CPU loop", "/cpu?ms=6000"},

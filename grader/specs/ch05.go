@@ -149,7 +149,11 @@ func daemon5() []spec.Spec {
 		},
 		{
 			ID: "5.6", Title: "-request-timeout: 504, the daemon restarted, the others finish", Points: 3, Timeout: 20 * time.Second,
-			Flags: []string{"-processes", "1", "-threads", "2", "-request-timeout", "1s", "-socket-timeout", "10s", "-shutdown-timeout", "3s"},
+			// -shutdown-timeout is long, so that a daemon that waits for its stuck request before it restarts is told from
+			// one that does not.
+			// -queue-timeout is long too: a request waits in the queue while the daemon restarts.
+			Flags: []string{"-processes", "1", "-threads", "2", "-request-timeout", "1s", "-socket-timeout", "10s", "-shutdown-timeout", "5s",
+				"-queue-timeout", "10s"},
 			Why:   readme5 + "#step-7-requests-that-never-end",
 			Hint:  "a daemon whose request runs past -request-timeout answers it 504 at once, stops taking requests, lets its other requests finish, and exits; the master starts another in its place.",
 			Repro: "curl -s -i 'http://{addr}/sleep?ms=20000' & sleep 0.5; curl -s 'http://{addr}/sleep?ms=700'; wait   # with -request-timeout 1s: 504, then slept 700 ms",
@@ -157,6 +161,10 @@ func daemon5() []spec.Spec {
 				"a sleeping request":                            {Hint: "answer 504 when the request has run -request-timeout (time.AfterFunc), while the app still runs; then restart the daemon: a goroutine cannot be stopped, a process can."},
 				"a sleeping request/the other request finishes": {Hint: "the daemon restarts gracefully: it stops accepting and lets its other requests finish (not waiting for the one that timed out, which may never end), then exits."},
 				"a sleeping request/the daemon restarts":        {Hint: "after a request timeout the daemon must exit (once its other requests are done) for the master to start a fresh one: the stuck goroutine holds a thread for ever otherwise."},
+				"a sleeping request/a new daemon soon": {
+					Hint:  "a daemon restarting after a request timeout waits for its other requests, not for the one that timed out, which may never end: count it out of the requests in flight when its 504 is sent, or the group serves nobody for -shutdown-timeout.",
+					Repro: "curl -s -o /dev/null 'http://{addr}/sleep?ms=20000' & sleep 0.5; curl -s -o /dev/null 'http://{addr}/sleep?ms=700'; time curl -s http://{addr}/hello   # with -processes 1 -request-timeout 1s -shutdown-timeout 5s: well under 5 s",
+				},
 				"a CPU loop": {
 					Hint:  "a request that burns the CPU past -request-timeout gets 504 too: the timer that answers it runs on a goroutine of its own.",
 					Repro: "curl -s -i 'http://{addr}/cpu?ms=30000'   # with -request-timeout 1s: 504 after about 1s",
@@ -187,6 +195,10 @@ func daemon5() []spec.Spec {
 			Hint:  "bound each read and write on the connection to a daemon by -socket-timeout: a daemon that stops (SIGSTOP, a lost machine) gets its request answered 504, or cut short once the response has started.",
 			Repro: "curl -s -i 'http://{addr}/sleep?ms=300' & sleep 0.1; kill -STOP $(ps --ppid $(pgrep -n -f -- '-addr {addr}') -o pid=); wait; kill -CONT $(ps --ppid $(pgrep -n -f -- '-addr {addr}') -o pid=)",
 			Cases: map[string]spec.Case{
+				"a daemon that keeps talking": {
+					Hint:  "-socket-timeout bounds each read and each write on the hop, not the whole answer: set the deadline again before each one, so that a daemon that keeps sending (a long stream) is never cut off, only one that falls silent.",
+					Repro: "curl -sN 'http://{addr}/stream?chunks=8&bytes=10&ms=250'   # with -socket-timeout 1s: all 80 bytes, over 2 s",
+				},
 				"before the response": {Hint: "set a deadline -socket-timeout away before each read of the daemon's answer: a head that does not come in time is a 504 (Gateway Timeout)."},
 				"in the middle of the body": {
 					Hint:  "a body that stops coming for -socket-timeout is an error of the body's next: the gateway then cuts the response short (the client sees an incomplete body), rather than wait for ever.",
@@ -220,7 +232,10 @@ func daemon5() []spec.Spec {
 		},
 		// Two requests more than the daemons' threads: they wait in the daemons' queue when SIGTERM comes, and
 		// only daemons still there can answer them.
-		shutdownSpec(stopPlan{id: "5.11", why: readme5 + "#stopping", idle: 3, inFlight: 2*2 + 2, shutdownTimeout: 2 * time.Second}),
+		// The request past -shutdown-timeout must still run when the front end gives up on it: the chapter's
+		// -request-timeout and -socket-timeout would end it with a 504 first.
+		shutdownSpec(stopPlan{id: "5.11", why: readme5 + "#stopping", idle: 3, inFlight: 2*2 + 2, shutdownTimeout: 2 * time.Second,
+			flags: []string{"-request-timeout", "30s", "-socket-timeout", "30s"}}),
 		{
 			ID: "5.12", Title: "Python daemons: the hop, the wsgi.* flags, PEP 3333's validator", Points: 3, Timeout: 20 * time.Second,
 			Flags: pyFlags("testapp:validated", "-processes", "2", "-threads", "2"),
@@ -686,6 +701,11 @@ func checkQueueTimeout5(t *spec.T) {
 	})
 }
 
+// restartWithin bounds, in 5.6, the time from a 504 to a new daemon's answer: the other request's end, the
+// daemon's exit and a new daemon's start, with the margin of a loaded machine, and well under the spec's
+// -shutdown-timeout of 5s.
+const restartWithin = 3 * time.Second
+
 func checkRequestTimeout5(t *spec.T) {
 	t.Run("a sleeping request", func(t *spec.T) { hungRequest(t, "/sleep?ms=20000", time.Second, true) })
 	t.Run("a CPU loop", func(t *spec.T) { hungRequest(t, "/cpu?ms=30000", time.Second, false) })
@@ -705,6 +725,7 @@ func hungRequest(t *spec.T, target string, rt time.Duration, sibling bool) {
 		other = askLater(t, otherTarget, rt+8*time.Second)
 	}
 	a := <-hung
+	answered := time.Now()
 	t.Note(fmt.Sprintf("GET %s with -request-timeout %v: %s", target, rt, a.describe()))
 	switch {
 	case !a.is(504):
@@ -722,6 +743,18 @@ func hungRequest(t *spec.T, target string, rt time.Duration, sibling bool) {
 		if b := <-other; !b.is(200) {
 			t.Fatalf("GET %s, on the daemon's other thread while the first request hung: %s, want 200: the daemon "+
 				"lets its other requests finish before it restarts", otherTarget, b.describe())
+		}
+	})
+	t.Run("a new daemon soon", func(t *spec.T) {
+		b := ask(t, "/hello", 8*time.Second)
+		took := time.Since(answered)
+		switch {
+		case !b.is(200):
+			t.Fatalf("GET /hello after the 504 and the end of the other request: %s, want 200", b.describe())
+		case took > restartWithin:
+			t.Errorf("GET /hello, sent once the other request had finished, was answered %v after the 504: the daemon waited "+
+				"for the request that timed out (its app runs on) before it restarted; it must not, since that request may "+
+				"never end", took.Round(time.Millisecond))
 		}
 	})
 	t.Run("the daemon restarts", func(t *spec.T) {
@@ -803,6 +836,21 @@ func newDaemon(t *spec.T, kids []int, since time.Time, d time.Duration, after st
 
 func checkSilentDaemon5(t *spec.T) {
 	kid := daemonsOf(t, 1, "with -processes 1")[0]
+	t.Run("a daemon that keeps talking", func(t *spec.T) {
+		const chunks, gap = 8, 250 * time.Millisecond
+		req := get(fmt.Sprintf("/stream?chunks=%d&bytes=10&ms=%d", chunks, gap.Milliseconds()))
+		c := t.Dial()
+		send(t, c, req, fmt.Sprintf("200 OK and the whole body, a chunk every %v: each well within -socket-timeout 1s", gap))
+		start := time.Now()
+		r, err := c.ReadResponse(6*time.Second, false)
+		if err != nil {
+			t.Fatalf("%s, a chunk every %v for %v: %s after %v: -socket-timeout 1s bounds each wait for the daemon, not its "+
+				"whole answer, and a daemon that keeps talking must not be cut off", firstLine(req), gap, chunks*gap,
+				harness.DescribeNetError(err), time.Since(start).Round(time.Millisecond))
+		}
+		wantStatus(t, r, req, 200)
+		wantBody(t, r, req, alphabet(chunks*10))
+	})
 	defer harness.SignalPid(kid, syscall.SIGCONT)
 	t.Run("before the response", func(t *spec.T) {
 		c := t.Dial()

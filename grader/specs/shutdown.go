@@ -37,6 +37,7 @@ const (
 	stopLong        = 20 * time.Second       // the request past -shutdown-timeout
 	stopSignalAfter = 200 * time.Millisecond // from the last request sent to the signal
 	stopDialAfter   = 300 * time.Millisecond // from the signal to the connection that must be refused
+	stopArrive      = 100 * time.Millisecond // from the signal to the end of the head that was still arriving
 	// stopAtOnce bounds what must happen at once after the signal, or after the last response: an idle
 	// connection closed, a connection closed after its response, the exit. It is a margin for a loaded
 	// machine, far below the idle timeout that a server waiting for its connections would take.
@@ -63,6 +64,8 @@ func shutdownSpec(p stopPlan) spec.Spec {
 	idleRepro := "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 20) | nc {host} {port} & sleep 0.5; " + sigterm + "; time wait   # with -idle-timeout 15s: nc ends at once, not after 15 s"
 	flightRepro := fmt.Sprintf("for i in $(seq %d); do curl -s -w ' %%{http_code}\\n' 'http://{addr}/sleep?ms=%d' & done; sleep 0.2; %s; wait   # every one 200",
 		max(p.inFlight, 1), stopShort.Milliseconds(), sigterm)
+	arrivingRepro := "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; sleep 0.5; printf '\\r\\n'; sleep 2) | nc {host} {port} & sleep 0.2; " +
+		sigterm + "; wait   # 200 with Connection: close, or nothing"
 	exitRepro := idleRepro
 	if p.shutdownTimeout > 0 {
 		exitRepro = fmt.Sprintf("curl -s 'http://{addr}/sleep?ms=%d' & sleep 0.2; %s; time wait   # with -shutdown-timeout %v: cut after about %v",
@@ -94,6 +97,12 @@ func shutdownSpec(p stopPlan) spec.Spec {
 					"response, then its connection is closed, at once rather than after the idle timeout. A client must " +
 					"not lose a request it sent before the signal.",
 				Repro: flightRepro,
+			},
+			"a request still arriving": {
+				Hint: "a request whose head was still arriving when SIGTERM came is the last of its connection: answer it saying " +
+					"Connection: close (RFC 9112 section 9.6: a sender that intends to close the connection says so), so that a " +
+					"keep-alive client sends its next request elsewhere, then close; or close without answering it.",
+				Repro: arrivingRepro,
 			},
 			"the exit": {
 				Hint: "once no request is left in flight, exit with status 0, and leave no process behind; with " +
@@ -154,11 +163,33 @@ func checkShutdown(p stopPlan) func(t *spec.T) {
 				}
 			})
 		}
+		// With requests in flight, a request whose head is still arriving when the signal comes: its end follows it.
+		var arriving *harness.Conn
+		var late flight
+		if p.inFlight > 0 {
+			arriving = t.Dial()
+			late.req = get("/hello")
+			if err := arriving.SendString(strings.TrimSuffix(late.req, "\r\n")); err != nil {
+				t.Fatalf("sending the head of %s: %v", firstLine(late.req), err)
+			}
+		}
 		time.Sleep(stopSignalAfter)
 		if err := t.Server().Signal(syscall.SIGTERM); err != nil {
 			t.Fatalf("%v", err)
 		}
 		signalled := time.Now()
+		if arriving != nil {
+			wg.Go(func() {
+				time.Sleep(stopArrive)
+				if late.err = arriving.SendString("\r\n"); late.err == nil {
+					late.r, late.err = arriving.ReadResponse(stopAtOnce, false)
+				}
+				late.at = time.Now()
+				if late.err == nil {
+					late.closed = arriving.ExpectClosed(stopAtOnce)
+				}
+			})
+		}
 		t.Logf("SIGTERM sent, with %s idle and %s in flight", plural(p.idle, "keep-alive connection"), plural(len(reqs), "request"))
 
 		// The idle connections must close at once; watched from the signal on.
@@ -200,6 +231,11 @@ func checkShutdown(p stopPlan) func(t *spec.T) {
 			}
 		})
 
+		if arriving != nil {
+			last = maxTime(last, late.at)
+			t.Run("a request still arriving", func(t *spec.T) { checkArriving(t, &late) })
+		}
+
 		t.Run("the exit", func(t *spec.T) {
 			within := stopAtOnce
 			deadline := last.Add(within)
@@ -236,6 +272,27 @@ func checkShutdown(p stopPlan) func(t *spec.T) {
 				t.Errorf("the server exited, leaving %s running: every process of the server must stop with it", strings.Join(ps, ", "))
 			}
 		})
+	}
+}
+
+// checkArriving checks what became of f, a request whose head was still arriving when SIGTERM came: answered
+// with Connection: close, then the connection closed, or closed without an answer.
+func checkArriving(t *spec.T, f *flight) {
+	what := fmt.Sprintf("%s, whose head was still arriving when SIGTERM came (its last CRLF %v after)", firstLine(f.req), stopArrive)
+	var re *harness.ReadError
+	switch {
+	case f.err == nil && !f.r.HasToken("Connection", "close"):
+		t.Errorf("%s: %s without Connection: close, though the server closes the connection after it: the last response of a "+
+			"connection says so", what, status(f.r))
+	case f.err == nil && f.closed != nil:
+		t.Errorf("%s: after its response: %v; while the server stops, the connection must be closed at once", what, f.closed)
+	case errors.As(f.err, &re) && re.Timeout():
+		t.Errorf("%s: no answer, and the connection still open %v later: answer it, saying Connection: close, or close the "+
+			"connection", what, stopAtOnce)
+	case errors.As(f.err, &re) && len(re.Got) > 0:
+		t.Errorf("%s: an incomplete response: %v", what, f.err)
+	case f.err != nil:
+		t.Logf("%s: the connection was closed without an answer (%v), which a client may retry", what, f.err)
 	}
 }
 
