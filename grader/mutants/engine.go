@@ -469,7 +469,7 @@ func (g *grader) run(ctx context.Context, bin string, sel []spec.Spec) spec.Repo
 }
 
 // failures returns what failed in rep (the ids of the specs that did not pass, Race for a data race,
-// "problem" for another problem of the run, "time" when the time limit cut it short) and the first failure's
+// Problem for another problem of the run, "time" when the time limit cut it short) and the first failure's
 // message.
 func failures(rep *spec.Report) (by []string, msg string) {
 	for _, r := range rep.Results {
@@ -481,7 +481,7 @@ func failures(rep *spec.Report) (by []string, msg string) {
 		}
 	}
 	for _, p := range rep.Problems {
-		kind := "problem"
+		kind := Problem
 		if strings.Contains(p, spec.RaceWarning) {
 			kind = Race
 		}

@@ -25,6 +25,12 @@ import (
 // Race names, among a mutant's Killers, a data race reported by the race detector while it is graded.
 const Race = "race"
 
+// Problem names, among a mutant's Killers, a problem of the run outside the specs: above all a server that does
+// not exit within the grader's grace period when the run ends with SIGTERM, with nothing in flight. The run stops
+// the chapter's own server only, so a row that expects it names a spec that runs there (one without Flags of its
+// own) too.
+const Problem = "problem"
+
 // Mutant is one planted bug.
 type Mutant struct {
 	// Name is lower-case words with dashes, unique among all mutants: "chunk-size-decimal".
@@ -41,8 +47,8 @@ type Mutant struct {
 	// A spec that does this kills the mutant. Empty for an equivalent mutant.
 	Shows string
 	// Killers are the ids of the specs expected to fail on the mutant ("1.5"); Race when the race detector
-	// is expected to report it, with at least one spec id, whose traffic shows it. Empty for an equivalent
-	// mutant.
+	// is expected to report it, Problem when the end of the run is, each with at least one spec id, whose
+	// traffic shows it. Empty for an equivalent mutant.
 	Killers []string
 	// Equivalent says why no client can tell the mutant from the reference server through the network,
 	// for a mutant that no spec can kill. Empty otherwise.
@@ -79,9 +85,9 @@ func Select(chapter int, names []string) ([]Mutant, error) {
 	return out, nil
 }
 
-// Specs returns the spec ids among m's Killers, without Race.
+// Specs returns the spec ids among m's Killers, without Race and Problem.
 func (m *Mutant) Specs() []string {
-	return slices.DeleteFunc(slices.Clone(m.Killers), func(k string) bool { return k == Race })
+	return slices.DeleteFunc(slices.Clone(m.Killers), func(k string) bool { return k == Race || k == Problem })
 }
 
 // namePattern is the form of a mutant's name.
@@ -112,13 +118,18 @@ func (m *Mutant) Validate() error {
 	case m.Equivalent != "" && (len(m.Killers) > 0 || m.Shows != ""):
 		bad("an equivalent mutant has neither killers nor an exchange that shows it")
 	case m.Equivalent == "" && (len(m.Specs()) == 0 || m.Shows == ""):
-		bad("a mutant that is not equivalent needs the specs expected to kill it (Race alone is not enough: a spec must drive the traffic) and the exchange that shows it")
+		bad("a mutant that is not equivalent needs the specs expected to kill it (Race or Problem alone is not enough: a spec must drive the traffic) and the exchange that shows it")
 	}
 	if ch != nil {
 		for _, id := range m.Specs() {
 			if !slices.ContainsFunc(ch.Specs, func(s spec.Spec) bool { return s.ID == id }) {
 				bad("chapter %d has no spec %s", m.Chapter, id)
 			}
+		}
+		if slices.Contains(m.Killers, Problem) && !slices.ContainsFunc(ch.Specs, func(s spec.Spec) bool {
+			return slices.Contains(m.Killers, s.ID) && !s.Fresh && len(s.Flags) == 0
+		}) {
+			bad("a mutant that the end of the run kills needs a spec that runs on the chapter's own server, which the run stops")
 		}
 		if slices.Contains(m.Killers, Race) && !ch.Race {
 			bad("chapter %d's server is not built with the race detector, so no race can kill the mutant", m.Chapter)
