@@ -241,6 +241,7 @@ var knownBads = []knownBad{
 		"deadline-from-accept":    {"3.10"},
 		"header-deadline-on-body": {"3.11"},
 		"reads-while-busy":        {"1.6"},
+		"lost-moves":              {"3.4"},
 	}},
 	{fixture: "preforkbad", chapter: 4, race: true, flaws: map[string][]string{
 		"goroutine-workers":        {"4.1", "4.4"},

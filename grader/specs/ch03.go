@@ -93,6 +93,14 @@ func eventDriven3() []spec.Spec {
 			Why:   readme3 + "#timers",
 			Hint:  "give each connection a header deadline when its request starts (a timer kept by the loop), and close the connection when it passes; the loop's wait for events (epoll_wait) sleeps only until the nearest deadline.",
 			Repro: "for i in $(seq 20); do (printf 'GET /hello HTTP/1.1\\r\\n'; sleep 3) | nc {host} {port} & done; curl -s -w ' %{time_total}s\\n' http://{addr}/hello; wait   # closed after -header-timeout 1s",
+			Cases: map[string]spec.Case{
+				"idle deadlines that moved": {
+					Hint: "each request moves its connection's deadline (the header deadline, then the idle one): the loop's " +
+						"timers must follow every move, in whatever structure keeps them (a heap must keep each timer's place " +
+						"right through every swap), or deadlines are lost and idle connections are never closed.",
+					Repro: "for i in $(seq 50); do (for j in 1 2 3 4 5; do printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 0.2; done; sleep 4) | nc {host} {port} > /dev/null & done; time wait   # with -idle-timeout 1s: all end about 2 s in, not after 5",
+				},
+			},
 			Check: checkSlowlorisCrowd,
 		},
 		{
@@ -360,6 +368,9 @@ func checkSlowlorisCrowd(t *spec.T) {
 	}
 	defer s.Stop()
 	t.Logf("%d connections trickle a request head, one byte every %v", n, every)
+	// Meanwhile, keep-alive connections whose idle deadlines move with each of their requests.
+	movers := make(chan movedDeadlines, 1)
+	go func() { movers <- moveDeadlines(t) }()
 
 	for range 3 {
 		time.Sleep(150 * time.Millisecond)
@@ -375,6 +386,86 @@ func checkSlowlorisCrowd(t *spec.T) {
 		t.Errorf("%d of the %d connections trickling their request head were still open %v after they started, with "+
 			"-header-timeout %v: a connection that has not sent its whole head by the deadline must be closed, or "+
 			"enough of them exhaust the server's descriptors and memory", n-closed, n, closedBy, headerTimeout)
+	}
+	t.Run("idle deadlines that moved", func(t *spec.T) { (<-movers).check(t) })
+}
+
+// The connections of 3.4 whose deadlines move: each sends GET /hello every moveEvery, moveRounds times, then
+// waits; each request moves its deadline (header, then idle) among the loop's timers.
+const (
+	moveConns  = 50 // within the chapter's pool of 8 workers and 64 places, with room to spare
+	moveRounds = 5
+	moveEvery  = 200 * time.Millisecond
+	idleBy     = 3 * time.Second // from the last request: the chapter's -idle-timeout of 1s, and a margin
+)
+
+// movedDeadlines is what became of the connections of moveDeadlines.
+type movedDeadlines struct {
+	conns  []*harness.Conn
+	failed []error // per connection, the first request that failed
+	last   time.Time
+}
+
+func moveDeadlines(t *spec.T) movedDeadlines {
+	m := movedDeadlines{conns: make([]*harness.Conn, moveConns), failed: make([]error, moveConns)}
+	for i := range m.conns {
+		c, err := t.DialQuiet()
+		if err != nil {
+			m.failed[i] = err
+			continue
+		}
+		m.conns[i] = c
+	}
+	req := get("/hello")
+	for round := range moveRounds {
+		var wg sync.WaitGroup
+		for i, c := range m.conns {
+			if c == nil || m.failed[i] != nil {
+				continue
+			}
+			wg.Go(func() {
+				err := c.SendString(req)
+				if err == nil {
+					var r *harness.Response
+					if r, err = c.ReadResponse(answerWait, false); err == nil && r.Status != 200 {
+						err = fmt.Errorf("got %s", status(r))
+					}
+				}
+				if err != nil {
+					m.failed[i] = fmt.Errorf("request %d of %d: %w", round+1, moveRounds, err)
+				}
+			})
+		}
+		wg.Wait()
+		m.last = time.Now()
+		time.Sleep(moveEvery)
+	}
+	return m
+}
+
+// check checks that every connection was served, then closed by its idle deadline.
+func (m movedDeadlines) check(t *spec.T) {
+	for i, err := range m.failed {
+		if err != nil {
+			t.Fatalf("keep-alive connection %d of %d, sending GET /hello every %v: %v", i+1, moveConns, moveEvery, err)
+		}
+	}
+	closed := make([]error, len(m.conns))
+	var wg sync.WaitGroup
+	for i, c := range m.conns {
+		wg.Go(func() { closed[i] = c.ExpectClosed(max(time.Until(m.last.Add(idleBy)), 10*time.Millisecond)) })
+	}
+	wg.Wait()
+	open := 0
+	for _, err := range closed {
+		if err != nil {
+			open++
+		}
+	}
+	if open > 0 {
+		t.Errorf("%d of %d keep-alive connections that sent GET /hello every %v, %d times, were still open %v after their last "+
+			"request, with -idle-timeout 1s: each request moves a connection's deadline, and the loop's timers must follow "+
+			"every move, or some deadlines are lost", open, moveConns, moveEvery, moveRounds, idleBy)
 	}
 }
 
