@@ -170,6 +170,7 @@ var quick = []string{
 	"multithread-false", "abandoned-worker-not-replaced",
 	"pipelined-bytes-dropped", "idle-timer-not-set",
 	"multithread-for-the-server",
+	"stamp-in-milliseconds",
 }
 
 // TestQuickMutantsAreKilled grades the quick mutants on their expected specs: each must be killed by one.
