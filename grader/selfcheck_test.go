@@ -176,6 +176,11 @@ var knownBads = []knownBad{
 		"deadline-from-accept":     {"1.22"},
 		"limits-too-loose":         {"1.14", "1.15", "1.16", "1.17"},
 		"eager-body":               {"1.31", "1.34"},
+		"http10-two-hosts":         {"1.3"},
+		"control-chars-stripped":   {"1.13"},
+		"any-major-version":        {"1.13"},
+		"line-limit-off-by-one":    {"1.29"},
+		"crlf-uncounted":           {"1.16"},
 	}},
 	{fixture: "threadbad", chapter: 2, race: true, flaws: map[string][]string{
 		"sequential":            {"2.1"},
@@ -248,6 +253,8 @@ var knownBads = []knownBad{
 		"abrupt-recycle":           {"4.12"},
 		"term-kills-workers":       {"4.13"},
 		"orphans":                  {"4.14"},
+		"listener-open-on-stop":    {"4.13"},
+		"master-leaves-early":      {"4.13"},
 	}},
 	{fixture: "daemonbad", chapter: 5, race: true, flaws: map[string][]string{
 		"in-process":              {"5.1"},
