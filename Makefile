@@ -28,7 +28,7 @@ GRADER = $(call build,grader,./grader,the grader,up to a minute) && $(BIN)/grade
 PRESENT = $(call build,present,golang.org/x/tools/cmd/present,the slides tool,about 30 s)
 
 .PHONY: help check answer grade solution hint watch grader test vet modules test-unit docs docs-check slides slides-check bench \
-	workshop-prep clean
+	workshop-prep mutants clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -100,6 +100,14 @@ modules:
 test-unit:
 	@echo "== test: unit tests, every solution graded, every starter and known-bad server failing (about 5 min on 2 cores; course/grader, last, is the long one)"
 	@go test -race -count=1 -timeout 15m -parallel 4 $$(go list ./chapters/... | grep -v '/chapters/\(0[1-9]\|[1-9][0-9]\)-') ./solutions/... ./harness/... ./grader/...
+
+# make mutants grades every chapter unless CHAPTER is given on the command line or in the environment.
+MUTANT ?=
+MUTANTS_FLAGS ?=
+mutants: ## plant known bugs in the solutions and grade each: the mutation score (CHAPTER=N, MUTANT=name, MUTANTS_FLAGS=-fast)
+	@$(call build,mutants,./grader/cmd/mutants,the mutation tester,up to a minute) && $(BIN)/mutants \
+		$(if $(filter command line environment,$(origin CHAPTER)),-chapter $(CHAPTER)) \
+		$(if $(MUTANT),-mutant $(MUTANT)) $(MUTANTS_FLAGS)
 
 docs: ## refresh the code excerpts in the chapters from the real files
 	go run ./grader/cmd/docs

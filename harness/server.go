@@ -24,6 +24,13 @@ const BuildTimeout = 3 * time.Minute
 // Build compiles the Go main package in dir into the executable out, with the race detector if race is
 // set. On failure the error holds the compiler's output (its first and last few KiB).
 func Build(ctx context.Context, dir, out string, race bool) error {
+	return BuildOverlay(ctx, dir, out, race, "")
+}
+
+// BuildOverlay is Build with go build's -overlay flag, when overlay is not "": overlay names a JSON file
+// that maps source files to files compiled in their place ({"Replace": {"/abs/a.go": "/tmp/a.go"}}, see
+// `go help build`). A changed copy of a file is built without the source tree being touched.
+func BuildOverlay(ctx context.Context, dir, out string, race bool, overlay string) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, BuildTimeout)
@@ -36,6 +43,9 @@ func Build(ctx context.Context, dir, out string, race bool) error {
 	args := []string{"build", "-o", out}
 	if race {
 		args = append(args, "-race")
+	}
+	if overlay != "" {
+		args = append(args, "-overlay", overlay)
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
 	cmd.Dir = dir

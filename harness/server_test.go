@@ -284,6 +284,22 @@ func TestBuildReportsCompilerErrors(t *testing.T) {
 	require.ErrorContains(t, err, `main.go:5:14: cannot use "not a number" (untyped string constant) as int value in variable declaration`)
 }
 
+// TestBuildOverlay builds testdata/broken with its main.go replaced by a copy that compiles: the overlay is
+// what is built, and the source is left as it was.
+func TestBuildOverlay(t *testing.T) {
+	dir := t.TempDir()
+	fixed := filepath.Join(dir, "main.go")
+	require.NoError(t, os.WriteFile(fixed, []byte("package main\n\nfunc main() {}\n"), 0o644))
+	real, err := filepath.Abs("testdata/broken/main.go")
+	require.NoError(t, err)
+	overlay := filepath.Join(dir, "overlay.json")
+	require.NoError(t, os.WriteFile(overlay, []byte(fmt.Sprintf(`{"Replace": {%q: %q}}`, real, fixed)), 0o644))
+
+	require.NoError(t, BuildOverlay(context.Background(), "testdata/broken", filepath.Join(dir, "fixed"), false, overlay))
+	require.FileExists(t, filepath.Join(dir, "fixed"))
+	require.Error(t, Build(context.Background(), "testdata/broken", filepath.Join(dir, "broken"), false), "the source itself must still be broken")
+}
+
 func TestBuildTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()

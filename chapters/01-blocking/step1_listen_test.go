@@ -98,7 +98,7 @@ func TestStep1Listen(t *testing.T) {
 				t.Errorf("the gateway.Server is Name %q, Port %q, Errors %v; want Name \"127.0.0.1\", Port %q (the listener's), Errors os.Stderr", gw.Name, gw.Port, gw.Errors, port)
 			}
 		}},
-		{"wsgi.multithread and wsgi.multiprocess are false: one request at a time, in one process (PEP 3333)", func(t *testing.T, ctx context.Context, cancel context.CancelFunc) {
+		{"wsgi.multithread and wsgi.multiprocess say what is true of this server (PEP 3333)", func(t *testing.T, ctx context.Context, cancel context.CancelFunc) {
 			_, gw := listened(t, ctx)
 			if gw.MultiThread || gw.MultiProcess {
 				t.Errorf("MultiThread %v, MultiProcess %v: can another thread or process of this server call the app while it runs a request? (README: The gateway)", gw.MultiThread, gw.MultiProcess)

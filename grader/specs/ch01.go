@@ -19,6 +19,9 @@ const readme1 = "chapters/01-blocking/README.md"
 // maxBody1 is the -max-body the chapter 1 server is started with.
 const maxBody1 = 1 << 20
 
+// maxLine1 is the longest request line the servers take, its CRLF aside (8 KiB).
+const maxLine1 = 8 << 10
+
 func chapter1() *Chapter {
 	return &Chapter{
 		Number: 1,
@@ -81,6 +84,10 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 				"two Host headers": {
 					Hint:  "a request with two Host headers gets 400 (RFC 9112 section 3.2): count them, do not keep the first or the last.",
 					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nHost: example.com\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"two Host headers in HTTP/1.0": {
+					Hint:  "HTTP/1.0 may leave Host out, but never send two: a request of any version with more than one Host header gets 400 (RFC 9112 section 3.2), or two servers in a chain may each route it by a different one.",
+					Repro: "printf 'GET /hello HTTP/1.0\\r\\nHost: {host}\\r\\nHost: example.com\\r\\n\\r\\n' | nc {host} {port}",
 				},
 			},
 			Check: checkHost,
@@ -258,6 +265,14 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 					Hint:  "whitespace between a field name and its colon must be refused with 400 (RFC 9112 section 5.1), never stripped: two servers in a chain would read the field differently.",
 					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nX-Space : value\\r\\n\\r\\n' | nc {host} {port}",
 				},
+				"a control character in a value": {
+					Hint:  "a field value may hold tabs and visible characters, not other control characters (RFC 9110 section 5.5): refuse a NUL, CR or other control byte with 400 and a close, rather than hand it to the app, whose logs or headers it could corrupt.",
+					Repro: "printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\nX-Ctl: a\\000b\\r\\n\\r\\n' | nc {host} {port}",
+				},
+				"another major version": {
+					Hint:  "the server speaks HTTP/1.x only: a well-formed request line of another major version (HTTP/2.0) gets 505 HTTP Version Not Supported and a close (RFC 9110 section 15.6.6), not an answer as if it were HTTP/1.1.",
+					Repro: "printf 'GET /hello HTTP/2.0\\r\\nHost: {host}\\r\\n\\r\\n' | nc {host} {port}",
+				},
 				"the server still serves": {
 					Hint:  "after refusing malformed requests the server must go on serving new connections.",
 					Repro: "curl -i http://{addr}/hello",
@@ -298,6 +313,10 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 				"17 fields of 500 bytes": {
 					Hint:  "add up the bytes of the header lines as you read them and answer 431 Request Header Fields Too Large past 8 KiB: 17 fields of 500 bytes are about 8.5 KiB, over the limit.",
 					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 17); do printf 'X-Big-%d: %0500d\\r\\n' $i 0; done; printf '\\r\\n') | nc {host} {port}",
+				},
+				"line ends counted": {
+					Hint:  "the 8 KiB of the header section count every byte of its field lines, their CRLFs too: 17 field lines of 8,180 bytes without their line ends are 8,214 with them, over the limit.",
+					Repro: "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n'; for i in $(seq 15); do printf 'X-Big-%02d: %0500d\\r\\n' $i 0; done; printf 'X-Pad: %0508d\\r\\n\\r\\n' 0) | nc {host} {port}   # 431",
 				},
 				"a field line that never ends": {
 					Hint:  "count the bytes of a header line as they arrive and answer 431 as soon as the section passes 8 KiB, without waiting for the line's end: a line that never ends must not be buffered without bound until a timeout.",
@@ -500,6 +519,10 @@ func correctness1(wsgi map[string]string) []spec.Spec {
 					Hint:  "a request line of 7.5 KiB is under the 8 KiB limit: serve it, even if it is longer than the buffer you read with (grow the line, or read it in pieces, up to the limit).",
 					Repro: "curl -s \"http://{addr}/env?q=$(head -c 7600 /dev/zero | tr '\\0' q)\" | grep -c QUERY_STRING",
 				},
+				"an 8 KiB request line": {
+					Hint:  "a request line of exactly 8 KiB (8192 bytes, its CRLF aside) is the limit itself, not over it: serve it. Only a longer one gets 414.",
+					Repro: "curl -s \"http://{addr}/env?q=$(head -c 8172 /dev/zero | tr '\\0' q)\" | grep -c QUERY_STRING",
+				},
 				"a 7.5 KiB header field": {
 					Hint:  "a header field of 7.5 KiB is under the 8 KiB limit: serve it, even if it is longer than the buffer you read with (grow the line, or read it in pieces, up to the limit).",
 					Repro: "curl -s -H \"X-Long: $(head -c 7600 /dev/zero | tr '\\0' y)\" http://{addr}/env | grep -c HTTP_X_LONG",
@@ -678,6 +701,7 @@ func checkHost(t *spec.T) {
 	cases := []struct{ name, req string }{
 		{"no Host", "GET /hello HTTP/1.1\r\nUser-Agent: grader\r\n\r\n"},
 		{"two Host headers", "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: example.com\r\n\r\n"},
+		{"two Host headers in HTTP/1.0", "GET /hello HTTP/1.0\r\nHost: 127.0.0.1\r\nHost: example.com\r\n\r\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *spec.T) {
@@ -994,6 +1018,7 @@ func checkMalformed(t *spec.T) {
 		{"a bad version", "GET /hello HTTP/1.x\r\n" + hostHeader + "\r\n"},
 		{"a header line without a colon", "GET /hello HTTP/1.1\r\n" + hostHeader + "X-No-Colon value\r\n\r\n"},
 		{"a space before the colon", "GET /hello HTTP/1.1\r\n" + hostHeader + "X-Space : value\r\n\r\n"},
+		{"a control character in a value", "GET /hello HTTP/1.1\r\n" + hostHeader + "X-Ctl: a\x00b\r\n\r\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *spec.T) {
@@ -1006,6 +1031,13 @@ func checkMalformed(t *spec.T) {
 			wantClose(t, c, r, tc.req)
 		})
 	}
+	t.Run("another major version", func(t *spec.T) {
+		req := "GET /hello HTTP/2.0\r\n" + hostHeader + "\r\n"
+		c := t.Dial()
+		r := roundTrip(t, c, req, "505 HTTP Version Not Supported with Connection: close, then the close")
+		wantStatus(t, r, req, 505)
+		wantClose(t, c, r, req)
+	})
 	t.Run("the server still serves", func(t *spec.T) {
 		req := get("/hello")
 		r := roundTrip(t, t.Dial(), req, "200 OK after the malformed requests")
@@ -1049,6 +1081,16 @@ func checkBigHeaders(t *spec.T) {
 		}
 		// 18 fields in about 8.5 KiB: under the count limit, over the size limit however the line ends are counted.
 		refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (about 8.5 KiB of headers, over the limit of 8 KiB)")
+	})
+	t.Run("line ends counted", func(t *spec.T) {
+		// Host (15 bytes), 15 fields of 510 and one of 515: 8,180 bytes without their line ends, under the limit;
+		// 8,214 with them, over it.
+		var hs []string
+		for i := range 15 {
+			hs = append(hs, fmt.Sprintf("X-Big-%02d: %s", i+1, strings.Repeat("0", 500)))
+		}
+		hs = append(hs, "X-Pad: "+strings.Repeat("0", 508))
+		refused(t, get("/hello", hs...), 431, "431 Request Header Fields Too Large (8,214 bytes of field lines with their CRLFs, 8,180 without)")
 	})
 	t.Run("a field line that never ends", func(t *spec.T) {
 		endless(t, "GET /hello HTTP/1.1\r\n"+hostHeader+"X-Endless: ", 431, "431 Request Header Fields Too Large as soon as the section passes 8 KiB")
@@ -1466,6 +1508,7 @@ func checkUnderLimits(t *spec.T) {
 	}
 	// 7600 bytes: longer than a 4 KiB read buffer, under the 8 KiB limits however they are counted.
 	long("a 7.5 KiB request line", "", 7600)
+	long("an 8 KiB request line", "", maxLine1-len("GET /env?q= HTTP/1.1")) // the limit itself
 	long("a 7.5 KiB header field", "X-Long", 7600)
 	t.Run("100 header fields", func(t *spec.T) {
 		var hs []string

@@ -111,7 +111,7 @@ func daemon5() []spec.Spec {
 				},
 				"each daemon counts its own": {
 					Hint:  "each daemon is a process with its own memory: the requests one daemon serves while the other is busy count on its counter only (1, 2, 3, ...), and the other daemon's counter starts from its own.",
-					Repro: "curl -s 'http://{addr}/sleep?ms=1000' & sleep 0.2; for i in 1 2 3; do curl -s http://{addr}/counter; done",
+					Repro: "curl -s 'http://{addr}/sleep?ms=2000' & sleep 0.2; for i in 1 2 3; do curl -s http://{addr}/counter; done; curl -s 'http://{addr}/sleep?ms=3000' & sleep 2; for i in 1 2 3; do curl -s http://{addr}/counter; done",
 				},
 			},
 			Check: checkProcesses5,
@@ -152,7 +152,7 @@ func daemon5() []spec.Spec {
 			Flags: []string{"-processes", "1", "-threads", "2", "-request-timeout", "1s", "-socket-timeout", "10s", "-shutdown-timeout", "3s"},
 			Why:   readme5 + "#step-7-requests-that-never-end",
 			Hint:  "a daemon whose request runs past -request-timeout answers it 504 at once, stops taking requests, lets its other requests finish, and exits; the master starts another in its place.",
-			Repro: "curl -s -i 'http://{addr}/sleep?ms=30000' & sleep 0.5; curl -s 'http://{addr}/sleep?ms=700'; wait   # with -request-timeout 1s: 504, then slept 700 ms",
+			Repro: "curl -s -i 'http://{addr}/sleep?ms=20000' & sleep 0.5; curl -s 'http://{addr}/sleep?ms=700'; wait   # with -request-timeout 1s: 504, then slept 700 ms",
 			Cases: map[string]spec.Case{
 				"a sleeping request":                            {Hint: "answer 504 when the request has run -request-timeout (time.AfterFunc), while the app still runs; then restart the daemon: a goroutine cannot be stopped, a process can."},
 				"a sleeping request/the other request finishes": {Hint: "the daemon restarts gracefully: it stops accepting and lets its other requests finish (not waiting for the one that timed out, which may never end), then exits."},
@@ -255,7 +255,7 @@ func daemon5() []spec.Spec {
 				},
 				"-request-timeout": {
 					Hint:  "pass -request-timeout to daemon.py (--request-timeout, in seconds): a request that runs longer gets 504, and the daemon restarts once its other requests are done.",
-					Repro: "curl -s -i 'http://{addr}/sleep?ms=30000'   # with -request-timeout 2s: 504 after about 2s",
+					Repro: "curl -s -i 'http://{addr}/sleep?ms=20000'   # with -request-timeout 2s: 504 after about 2s",
 				},
 				"-request-timeout/the other request finishes": {Hint: "pass -shutdown-timeout to daemon.py (--shutdown-timeout): it is how long a restarting daemon lets its other requests finish."},
 				"-request-timeout/the daemon restarts":        {Hint: "daemon.py exits after a request timeout (with --request-timeout); the master must start another."},
@@ -543,32 +543,41 @@ func checkProcesses5(t *spec.T) {
 		}
 	})
 	t.Run("each daemon counts its own", func(t *spec.T) {
-		// One daemon busy, the other counts three; then the other way round. Each starts from its own 1.
-		var seen []int
-		for try := 0; len(seen) < 2 && try < 6; try++ {
-			busy := askLater(t, "/sleep?ms=1000", 5*time.Second)
-			time.Sleep(150 * time.Millisecond)
-			free := pidOf(t, t.Dial())
-			if slices.Contains(seen, free) {
-				<-busy
-				continue
-			}
-			var got []int64
-			for range 3 {
-				got = append(got, counterValue(t, t.Dial()))
-			}
-			<-busy
-			t.Logf("daemon %d counted %v", free, got)
-			if !slices.Equal(got, []int64{1, 2, 3}) {
-				t.Fatalf("daemon %d (pid of %v), alone to serve while the other was busy, answered GET /counter three times with %v: "+
-					"want 1, 2, 3, its own count from its own start: each process has its own memory", free, kids, got)
-			}
-			seen = append(seen, free)
+		// Which daemon takes a request is the kernel's choice, so the spec arranges that only one is free at a
+		// time: X busy, Y alone counts; then Y busy until after X is free again, and X alone counts. Each must
+		// count from its own 1. (The sub-case above checked that a busy daemon takes no request ahead.)
+		first := askLater(t, "/sleep?ms=2000", 8*time.Second)
+		time.Sleep(200 * time.Millisecond)
+		y := countAlone(t, kids, "while the other served GET /sleep?ms=2000")
+		second := askLater(t, "/sleep?ms=3000", 10*time.Second)
+		if a := <-first; !a.is(200) {
+			t.Fatalf("GET /sleep?ms=2000: %s, want 200", a.describe())
 		}
-		if len(seen) < 2 {
-			t.Fatalf("could not get both daemons to count (only %v answered while the other was busy)", seen)
+		x := countAlone(t, kids, "while the other served GET /sleep?ms=3000")
+		if x == y {
+			t.Fatalf("daemon %d answered both times, though it was busy with GET /sleep?ms=3000 the second time: a daemon "+
+				"must take a request only when a thread is free to serve it", x)
+		}
+		if a := <-second; !a.is(200) {
+			t.Errorf("GET /sleep?ms=3000: %s, want 200", a.describe())
 		}
 	})
+}
+
+// countAlone asks which daemon is free, then GET /counter three times, which that daemon alone can serve; its
+// counts must be 1, 2, 3: its own, from its own start. It returns the daemon's pid.
+func countAlone(t *spec.T, kids []int, while string) int {
+	free := pidOf(t, t.Dial())
+	var got []int64
+	for range 3 {
+		got = append(got, counterValue(t, t.Dial()))
+	}
+	t.Logf("daemon %d counted %v %s", free, got, while)
+	if !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Fatalf("daemon %d (pid of %v), alone to serve %s, answered GET /counter three times with %v: "+
+			"want 1, 2, 3, its own count from its own start: each process has its own memory", free, kids, while, got)
+	}
+	return free
 }
 
 func checkQueue5(t *spec.T) {
@@ -678,7 +687,7 @@ func checkQueueTimeout5(t *spec.T) {
 }
 
 func checkRequestTimeout5(t *spec.T) {
-	t.Run("a sleeping request", func(t *spec.T) { hungRequest(t, "/sleep?ms=30000", time.Second, true) })
+	t.Run("a sleeping request", func(t *spec.T) { hungRequest(t, "/sleep?ms=20000", time.Second, true) })
 	t.Run("a CPU loop", func(t *spec.T) { hungRequest(t, "/cpu?ms=30000", time.Second, false) })
 }
 
@@ -1012,7 +1021,7 @@ func checkPythonTimeouts5(t *spec.T) {
 				"that timed out in the queue", before, v)
 		}
 	})
-	t.Run("-request-timeout", func(t *spec.T) { hungRequest(t, "/sleep?ms=30000", 2*time.Second, true) })
+	t.Run("-request-timeout", func(t *spec.T) { hungRequest(t, "/sleep?ms=20000", 2*time.Second, true) })
 }
 
 func checkPythonLife5(t *spec.T) {
