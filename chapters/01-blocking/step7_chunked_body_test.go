@@ -38,6 +38,7 @@ func TestStep7ChunkedBody(t *testing.T) {
 		{"a size with 0x: 400, hex digits only (section 7.1)", lines("0x2", "ab", "0", ""), "", 400},
 		{"a size with a sign: 400, hex digits only (section 7.1)", lines("+2", "ab", "0", ""), "", 400},
 		{"a size line with no size: 400 (section 7.1)", lines("", "ab", "0", ""), "", 400},
+		{"white space after a size with no extension: 400 (section 7.1: BWS only before a ;)", lines("2 ", "ab", "0", ""), "", 400},
 		{"a size of more than 15 hex digits: 400", lines("0000000000000002", "ab", "0", ""), "", 400},
 		{"data longer than its size, not followed by CRLF: 400 (section 7.1)", lines("2", "abc", "0", ""), "", 400},
 		{"a CR after the data not followed by LF: 400 (section 7.1)", "2\r\nab\rX0\r\n\r\n", "", 400},

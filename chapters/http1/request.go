@@ -465,11 +465,13 @@ func (c *chunkedReader) fail(err error, what string) error {
 }
 
 // ParseChunkSize parses a chunk-size line without its line ending (RFC 9112 section 7.1): the size in hex,
-// then chunk extensions, which are allowed and ignored. A size that is not plain hex digits (no sign, no 0x),
-// or of more than 15 of them, gets a 400.
+// then chunk extensions, which are allowed and ignored. A size that is not plain hex digits (no sign, no 0x, no
+// white space unless a ";" follows), or of more than 15 of them, gets a 400.
 func ParseChunkSize(line []byte) (int64, error) {
-	size, _, _ := bytes.Cut(line, []byte(";"))
-	size = bytes.TrimRight(size, " \t")
+	size, _, ext := bytes.Cut(line, []byte(";"))
+	if ext {
+		size = bytes.TrimRight(size, " \t") // BWS before the ";" of an extension, and only there
+	}
 	n, err := strconv.ParseInt(string(size), 16, 64)
 	if err != nil || n < 0 || len(size) > 15 || len(size) == 0 || bytes.ContainsAny(size, "+-xX") {
 		return 0, errorf(400, "bad chunk size %q", clip(string(line)))

@@ -157,6 +157,7 @@ func TestChunkedBodyRefused(t *testing.T) {
 		{"over the cap", "11\r\n" + strings.Repeat("a", 17) + "\r\n0\r\n\r\n", 413},
 		{"over the cap in two chunks", "9\r\n123456789\r\n9\r\n123456789\r\n0\r\n\r\n", 413},
 		{"eof in chunk", "5\r\nab", 400},
+		{"white space after the size, no extension", "2 \r\nab\r\n0\r\n\r\n", 400},
 		{"eof before last chunk", "2\r\nab\r\n", 400},
 		{"bad trailer", "0\r\nBad Trailer\r\n\r\n", 400},
 	}

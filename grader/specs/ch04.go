@@ -225,14 +225,10 @@ func prefork4() []spec.Spec {
 			Repro: "go run ./harness/cmd/load -c 4 -n 1200 -H 'Connection: close' http://{addr}/hello   # with -max-requests 100: no error",
 			Check: checkRecycle,
 		},
-		{
-			ID: "4.13", Title: "SIGTERM: requests finish, every process exits", Points: 3, Timeout: 12 * time.Second,
-			Flags: []string{"-workers", "2", "-threads", "1"}, Stops: true,
-			Why:   readme4 + "#step-3-sigterm-sigttin-and-sigttou",
-			Hint:  "on SIGTERM the master closes its socket and sends SIGTERM to every worker; each finishes its request in flight, then exits; the master waits for them all (-shutdown-timeout at most), then exits with status 0.",
-			Repro: "for i in 1 2; do curl -s -w ' %{http_code}\\n' 'http://{addr}/sleep?ms=800' & done; sleep 0.2; kill -TERM $(pgrep -n -f -- '-addr {addr}'); wait; pgrep -f -- '-addr {addr}' || echo all gone",
-			Check: checkPreforkShutdown,
-		},
+		// Two workers of two threads: room for the idle connection, the two requests in flight and the one that
+		// runs past -shutdown-timeout, each on a thread of its own.
+		shutdownSpec(stopPlan{id: "4.13", why: readme4 + "#step-3-sigterm-sigttin-and-sigttou", idle: 1, inFlight: 2,
+			shutdownTimeout: 2 * time.Second, flags: []string{"-workers", "2", "-threads", "2"}}),
 		{
 			ID: "4.14", Title: "the master killed, its workers exit too", Points: 2, Timeout: 10 * time.Second,
 			Flags: []string{"-workers", "2", "-threads", "1"}, Stops: true,
@@ -968,45 +964,6 @@ func checkRecycle(t *spec.T) {
 	}
 	if res.Requests < 1200 && failed == 0 {
 		t.Errorf("only %d of 1200 requests were answered within 15s", res.Requests)
-	}
-}
-
-func checkPreforkShutdown(t *spec.T) {
-	const ms = 800
-	kids := children(t, 2, 3*time.Second, "with -workers 2")
-	conns, _ := holdWorkers(t, 2)
-	req := sleepReq(ms)
-	answers := make([]answer, len(conns))
-	var wg sync.WaitGroup
-	for i, c := range conns {
-		start := time.Now()
-		if err := c.SendString(req); err != nil {
-			t.Fatalf("%v", err)
-		}
-		wg.Go(func() {
-			answers[i].r, answers[i].err = c.ReadResponse(4*time.Second, false)
-			answers[i].took = time.Since(start)
-		})
-	}
-	time.Sleep(200 * time.Millisecond)
-	if err := t.Server().Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("%v", err)
-	}
-	signalled := time.Now()
-	wg.Wait()
-	for i, a := range answers {
-		if a.err != nil || a.r.Status != 200 {
-			t.Errorf("request %d of %d, in flight on worker when SIGTERM came: %s, want 200 OK: the workers finish their requests", i+1, len(answers), a.describe())
-		}
-	}
-	if !waitFor(3*time.Second, func() bool { done, _ := t.Server().Exited(); return done }) {
-		t.Fatalf("the master was still running %v after SIGTERM, with no request left in flight", time.Since(signalled).Round(time.Millisecond))
-	}
-	if _, how := t.Server().Exited(); how != "exit status 0" {
-		t.Errorf("the master exited with %s after SIGTERM, want exit status 0", how)
-	}
-	if alive := harness.WaitGone(kids, time.Second); len(alive) > 0 {
-		t.Errorf("workers %v still run after their master exited", alive)
 	}
 }
 

@@ -25,6 +25,8 @@ type stopPlan struct {
 	// shutdownTimeout is the -shutdown-timeout the spec's server gets; one request then runs past it, which the
 	// server must not wait for. Zero for a chapter whose server has no such flag.
 	shutdownTimeout time.Duration
+	// flags are the chapter's own, to give its server room for idle+inFlight+1 connections at once.
+	flags []string
 }
 
 // The timing of a SIGTERM spec. The server gets -idle-timeout 15s, the default of the course's servers, in
@@ -56,6 +58,7 @@ func shutdownSpec(p stopPlan) spec.Spec {
 	if p.shutdownTimeout > 0 {
 		flags = append(flags, "-shutdown-timeout", p.shutdownTimeout.String())
 	}
+	flags = append(flags, p.flags...)
 	sigterm := "kill -TERM $(pgrep -nf -- '-addr {addr}')"
 	idleRepro := "(printf 'GET /hello HTTP/1.1\\r\\nHost: {host}\\r\\n\\r\\n'; sleep 20) | nc {host} {port} & sleep 0.5; " + sigterm + "; time wait   # with -idle-timeout 15s: nc ends at once, not after 15 s"
 	flightRepro := fmt.Sprintf("for i in $(seq %d); do curl -s -w ' %%{http_code}\\n' 'http://{addr}/sleep?ms=%d' & done; sleep 0.2; %s; wait   # every one 200",
