@@ -259,6 +259,7 @@ var knownBads = []knownBad{
 		"respawn-loop":             {"4.9"},
 		"kill-old-first":           {"4.10"},
 		"close-listener-on-reload": {"4.10"},
+		"blocking-socket":          {"4.10"},
 		"ignore-ttin":              {"4.11"},
 		"abrupt-recycle":           {"4.12"},
 		"term-kills-workers":       {"4.13"},

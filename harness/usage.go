@@ -124,3 +124,55 @@ func (s *Server) LimitFiles(n uint64) error {
 	}
 	return nil
 }
+
+// Runnable reads, for every thread of every process of the run, how long it has been on a CPU or waiting in a
+// run queue for one (the first two fields of /proc/PID/task/TID/schedstat, in nanoseconds), by thread id. A
+// thread that spins is runnable all the time, however loaded the machine; one that sleeps is not. So it tells
+// a spinning loop from an idle one where CPU time cannot: on a busy machine a spinning thread gets only its
+// share of a CPU. An error says that no thread could be read (a kernel without schedstats).
+func (s *Server) Runnable() (map[int]time.Duration, error) {
+	out := map[int]time.Duration{}
+	var errs []error
+	for _, p := range s.Processes() {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p.Pid))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", p.Pid, task.Name()))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			f := strings.Fields(string(b))
+			tid, err1 := strconv.Atoi(task.Name())
+			if len(f) < 2 || err1 != nil {
+				errs = append(errs, fmt.Errorf("/proc/%d/task/%s/schedstat: %q", p.Pid, task.Name(), b))
+				continue
+			}
+			run, err1 := strconv.ParseInt(f[0], 10, 64)
+			wait, err2 := strconv.ParseInt(f[1], 10, 64)
+			if err1 != nil || err2 != nil {
+				errs = append(errs, fmt.Errorf("/proc/%d/task/%s/schedstat: %q", p.Pid, task.Name(), b))
+				continue
+			}
+			out[tid] = time.Duration(run + wait)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("runnable time: %w", errors.Join(append(errs, errors.New("no thread of the server could be read"))...))
+	}
+	return out, nil
+}
+
+// MostRunnable returns the thread of after that was runnable longest since before (Runnable's two readings),
+// and for how long.
+func MostRunnable(before, after map[int]time.Duration) (tid int, d time.Duration) {
+	for t, a := range after {
+		if delta := a - before[t]; delta > d {
+			tid, d = t, delta
+		}
+	}
+	return tid, d
+}

@@ -47,6 +47,9 @@ type spawner struct {
 //     PREFORK_BEAT_MS, the beat in milliseconds (the names are constants of package prefork);
 //   - Stdout and Stderr, or this process's own.
 //
+// The socket must stay in non-blocking mode for every worker that holds it (README: "The socket's mode is shared
+// too"): os/exec's Fd of a socket file that package net made switches it to blocking mode.
+//
 // Once the worker has started, close the master's copy of the pipe's write end: the read end sees end of
 // file only when no process holds the write end any more, which is how the master learns that the worker
 // exited. Return prefork.NewProcess(cmd, readEnd).

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"course/chapters/prefork/preforktest"
 	"course/harness"
 )
 
@@ -122,6 +123,10 @@ func TestStep1Spawn(t *testing.T) {
 	}
 	if beats != "R" {
 		t.Fatalf("the master read %q on the heartbeat pipe, want %q (what the worker wrote on fd 4)", beats, "R")
+	}
+	if !preforktest.Nonblocking(t, f) {
+		t.Fatalf("after Spawn, the listening socket is in blocking mode: the other workers' accept would block in the kernel, " +
+			"where no stop reaches it (README: \"The socket's mode is shared too\")")
 	}
 
 	s.Args = []string{"-c", script, "worker", "3"}

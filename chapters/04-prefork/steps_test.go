@@ -1,19 +1,16 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"course/chapters/prefork"
 	"course/chapters/prefork/preforktest"
+	"course/chapters/steptest"
 	"course/harness"
 )
 
@@ -55,48 +52,14 @@ const wait = 5 * time.Second
 // yours makes this chapter's master (master.go) for the scenarios of package preforktest.
 func yours(cfg prefork.Config) preforktest.Run { return newMaster(cfg).run }
 
-var (
-	buildOnce sync.Once
-	built     string
-	buildErr  error
-)
-
 // program builds this chapter's program, once for all the tests, and returns its path.
-func program(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "prefork-steps-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		built = filepath.Join(dir, "prefork")
-		buildErr = harness.Build(context.Background(), ".", built, false)
-	})
-	if buildErr != nil {
-		t.Fatalf("building this chapter's program: %v", buildErr)
-	}
-	return built
-}
+func program(t *testing.T) string { return steptest.Program(t) }
 
 // startMaster starts this chapter's program as a master on a free port, with flags, and stops it when the
 // test ends.
 func startMaster(t *testing.T, flags ...string) *harness.Server {
 	t.Helper()
-	srv, err := harness.Start(harness.ServerConfig{Command: []string{program(t)}, Flags: flags})
-	if err != nil {
-		t.Fatalf("starting %s %s: %v", filepath.Base(program(t)), strings.Join(flags, " "), err)
-	}
-	t.Cleanup(func() {
-		res := srv.Stop(wait)
-		if len(res.Leftovers) > 0 {
-			t.Errorf("processes left behind after the master stopped: %v", res.Leftovers)
-		}
-		if t.Failed() {
-			t.Logf("the server's output:\n%s", srv.Output())
-		}
-	})
-	return srv
+	return steptest.Start(t, "the master", wait, flags...)
 }
 
 // workers waits until the master has exactly n children, and returns them.

@@ -7,13 +7,13 @@ import (
 	"course/chapters/gateway"
 )
 
-// Steps 3, 6 and 7: the hand-off, the front end's side (README: "Step 3: the hand-off").
+// Steps 3 and 6: the hand-off, the front end's side (README: "Step 3: the hand-off").
 
 // hop is the front end's application: it hands each request to the daemons.
 type hop struct {
 	socket         string        // the daemon group's socket
 	connectTimeout time.Duration // -connect-timeout (step 6)
-	socketTimeout  time.Duration // -socket-timeout (step 7)
+	socketTimeout  time.Duration // -socket-timeout (step 6)
 }
 
 // app is what the front end's server runs for every request, as if it were the application: it passes the
@@ -26,14 +26,16 @@ type hop struct {
 // io.EOF when the daemon has closed the connection; and whose close closes the connection to the daemon.
 // The gateway calls close when the client has the whole body, and also when the client went away: the daemon
 // then sees its writes fail, and stops. Close the connection too when app fails before it returns a body.
-// An answer the daemon could not give (readResponse failed) is an error whose status is 502.
+// An answer the daemon could not give (readResponse failed: its own 502, or an error of the connection such
+// as a reset) is an error whose status is 502.
 //
-// Step 7: a daemon that stops talking must not hold the front end for ever: before each read and each write
+// Step 6: a daemon that stops talking must not hold the front end for ever: before each read and each write
 // on the connection to the daemon, set a deadline h.socketTimeout away (when it is not zero). A read that
-// times out while waiting for the head is an error whose status is 504 (Gateway Timeout); one that times
-// out in the body is an error of next, which makes the gateway cut the response short.
+// times out while waiting for the head (readResponse returns that error as it is: isTimeout tells it) is an
+// error whose status is 504 (Gateway Timeout); one that times out in the body is an error of next, which
+// makes the gateway cut the response short.
 func (h *hop) app(env *gateway.Environ, start gateway.StartResponse) (gateway.Body, error) {
-	// TODO (step 3; step 7 adds the socket timeout)
+	// TODO (step 3; step 6 adds the socket timeout)
 	return nil, notWritten(3, "app in hop.go")
 }
 

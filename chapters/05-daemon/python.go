@@ -11,13 +11,12 @@ import (
 // applications (testapp.py, flaskapp.py) into the folder dir.
 //
 // The program is the Python interpreter dc.Python or, when that is empty, the one wsgi.Interpreter() finds.
-// Its arguments are the path of daemon.py, then its options (python3 daemon.py --help lists them): tell it
-// how many processes and threads run the application (--processes, --threads), so that it can tell the
-// application the truth in wsgi.multiprocess and wsgi.multithread; pass on the timeouts that are a daemon's
-// to enforce (--queue-timeout, --request-timeout, --socket-timeout, --shutdown-timeout, in seconds, such as
-// 1.5; 0 for none) and --maximum-requests; and last, the application, dc.App ("testapp:app"). The
-// environment must let Python import the application: PYTHONPATH lists dir, then the folders of
-// dc.PythonPath.
+// Its arguments are the path of daemon.py, its options, and last the application, dc.App ("testapp:app").
+// Which options? Everything about this group that a daemon cannot find out by itself and must act on:
+// `python3 chapters/wsgi/daemon.py --help` lists what it accepts (its durations are in seconds, such as 1.5),
+// and the README's "Step 8" says which of them are the WSGI lesson (not --bind nor --backlog: a daemon of
+// the group inherits the group's socket). The environment must let Python import
+// the application: PYTHONPATH lists dir, then the folders of dc.PythonPath.
 func pythonCommand(dc *launch.DaemonConfig, dir string) (path string, args, env []string, err error) {
 	// TODO (step 8)
 	return "", nil, nil, notWritten(8, "pythonCommand in python.go")

@@ -32,9 +32,10 @@ func writeRequest(w io.Writer, env *gateway.Environ) error {
 // Connection and Keep-Alive, which were about the connection to the daemon, not about the response; and, as
 // the Body, br itself: the body is what follows, until the daemon closes the connection.
 //
-// A connection that ends before the empty line, as when the daemon crashed or was killed, is an error whose
-// status is 502 (Bad Gateway), and so is a line that is not a header field, or a Status that is not a code
-// from 200 to 599 and a reason.
+// A connection that ends (io.EOF) before the empty line, as when the daemon crashed or was killed, is an
+// error whose status is 502 (Bad Gateway), and so is a line that is not a header field, or a Status that is
+// not a code from 200 to 599 and a reason. Any other error of br, such as a read deadline that passed, is
+// returned as it is (or wrapped with %w): app tells a daemon that stopped talking by it (step 6).
 func readResponse(br *bufio.Reader) (*scgi.Response, error) {
 	// TODO (step 2)
 	return nil, notWritten(2, "readResponse in scgi.go")

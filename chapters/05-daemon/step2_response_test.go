@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +80,28 @@ func TestStep2ReadResponse(t *testing.T) {
 			if gateway.StatusOf(err) != 502 {
 				t.Fatalf("readResponse(%q) returned %v (status %d), want an error with status 502 (Bad Gateway)",
 					tt.raw, err, gateway.StatusOf(err))
+			}
+		})
+	}
+}
+
+// stalled is a connection whose read deadline passes, as with a daemon that stopped talking.
+type stalled struct{}
+
+func (stalled) Read([]byte) (int, error) { return 0, os.ErrDeadlineExceeded }
+
+func TestStep2ReadTimeout(t *testing.T) {
+	// Not a 502 of readResponse's own: the front end answers a daemon that stopped talking 504 (step 6), and
+	// must be able to tell it from one that closed the connection.
+	for _, tt := range []struct{ name, before string }{
+		{"nothing came", ""},
+		{"a part of the head came", "Status: 200 OK\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := readResponse(bufio.NewReader(io.MultiReader(strings.NewReader(tt.before), stalled{})))
+			if !isTimeout(err) {
+				t.Fatalf("readResponse of a connection whose read deadline passed (%s) returned %v: return the read's "+
+					"error as it is, or wrapped with %%w, so that the front end can tell a timeout (isTimeout) from a close", tt.name, err)
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"course/chapters/daemon"
 	"course/chapters/gateway"
 	"course/chapters/launch"
+	"course/chapters/scgi"
 )
 
 // Step 6: the queue and its timeouts.
@@ -127,6 +130,49 @@ func TestStep6QueueTimeout(t *testing.T) {
 			"answer: a socket closed with bytes unread is reset, and the front end loses the answer)", len(big), a.code)
 	}
 	wg.Wait()
+}
+
+func TestStep6SocketTimeout(t *testing.T) {
+	t.Run("a daemon that sends nothing: 504", func(t *testing.T) {
+		sock := silentDaemon(t, func(c net.Conn) {
+			scgi.ReadRequest(bufio.NewReader(c), scgi.DefaultLimits)
+			time.Sleep(2 * wait)
+		})
+		h := &hop{socket: sock, connectTimeout: wait, socketTimeout: 300 * time.Millisecond}
+		start := time.Now()
+		_, err := h.app(environOf(t, "GET", "/hello", strings.NewReader(""), 0), noStart)
+		took := time.Since(start)
+		if gateway.StatusOf(err) != 504 || took > 2*time.Second {
+			t.Fatalf("a daemon that sends nothing, with a socket timeout of 300 ms: app returned %v (status %d) after %v, "+
+				"want an error with status 504 after about 300 ms", err, gateway.StatusOf(err), took.Round(time.Millisecond))
+		}
+	})
+	t.Run("a daemon that stops in the middle of the body: an error", func(t *testing.T) {
+		sock := silentDaemon(t, func(c net.Conn) {
+			scgi.ReadRequest(bufio.NewReader(c), scgi.DefaultLimits)
+			io.WriteString(c, "Status: 200 OK\r\n\r\nthe beginning")
+			time.Sleep(2 * wait)
+		})
+		h := &hop{socket: sock, connectTimeout: wait, socketTimeout: 300 * time.Millisecond}
+		b, err := h.app(environOf(t, "GET", "/stream", strings.NewReader(""), 0), func(string, []gateway.Header) error { return nil })
+		if err != nil {
+			t.Fatalf("app: %v", err)
+		}
+		defer b.Close()
+		start := time.Now()
+		for {
+			_, err := b.Next()
+			if err == io.EOF {
+				t.Fatalf("next returned io.EOF for a daemon that stopped sending: the body would look complete")
+			}
+			if err != nil {
+				break
+			}
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("next still waits %v after the daemon stopped sending, with a socket timeout of 300 ms", time.Since(start))
+			}
+		}
+	})
 }
 
 // TestStep6Real fills the queue of a real front end: one daemon of one thread busy, one request in the

@@ -1,17 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"io"
-	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"course/chapters/gateway"
 	"course/chapters/launch"
-	"course/chapters/scgi"
 )
 
 // Step 7: requests that never end.
@@ -59,49 +53,6 @@ func TestStep7MaximumRequests(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatalf("serve had not returned %v after -maximum-requests 3 requests", wait)
 	}
-}
-
-func TestStep7SocketTimeout(t *testing.T) {
-	t.Run("a daemon that sends nothing: 504", func(t *testing.T) {
-		sock := silentDaemon(t, func(c net.Conn) {
-			scgi.ReadRequest(bufio.NewReader(c), scgi.DefaultLimits)
-			time.Sleep(2 * wait)
-		})
-		h := &hop{socket: sock, connectTimeout: wait, socketTimeout: 300 * time.Millisecond}
-		start := time.Now()
-		_, err := h.app(environOf(t, "GET", "/hello", strings.NewReader(""), 0), noStart)
-		took := time.Since(start)
-		if gateway.StatusOf(err) != 504 || took > 2*time.Second {
-			t.Fatalf("a daemon that sends nothing, with a socket timeout of 300 ms: app returned %v (status %d) after %v, "+
-				"want an error with status 504 after about 300 ms", err, gateway.StatusOf(err), took.Round(time.Millisecond))
-		}
-	})
-	t.Run("a daemon that stops in the middle of the body: an error", func(t *testing.T) {
-		sock := silentDaemon(t, func(c net.Conn) {
-			scgi.ReadRequest(bufio.NewReader(c), scgi.DefaultLimits)
-			io.WriteString(c, "Status: 200 OK\r\n\r\nthe beginning")
-			time.Sleep(2 * wait)
-		})
-		h := &hop{socket: sock, connectTimeout: wait, socketTimeout: 300 * time.Millisecond}
-		b, err := h.app(environOf(t, "GET", "/stream", strings.NewReader(""), 0), func(string, []gateway.Header) error { return nil })
-		if err != nil {
-			t.Fatalf("app: %v", err)
-		}
-		defer b.Close()
-		start := time.Now()
-		for {
-			_, err := b.Next()
-			if err == io.EOF {
-				t.Fatalf("next returned io.EOF for a daemon that stopped sending: the body would look complete")
-			}
-			if err != nil {
-				break
-			}
-			if time.Since(start) > 2*time.Second {
-				t.Fatalf("next still waits %v after the daemon stopped sending, with a socket timeout of 300 ms", time.Since(start))
-			}
-		}
-	})
 }
 
 // TestStep7Real hangs a request in a real front end's daemon: 504 at -request-timeout, and a new daemon.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"course/chapters/daemon"
 	"course/chapters/gateway"
 	"course/chapters/launch"
+	"course/chapters/steptest"
 	"course/harness"
 )
 
@@ -156,48 +156,14 @@ func (g *group) stats(t *testing.T) map[string]int64 {
 	return s
 }
 
-var (
-	buildOnce sync.Once
-	built     string
-	buildErr  error
-)
-
 // program builds this chapter's program, once for all the tests, and returns its path.
-func program(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "daemon-steps-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		built = filepath.Join(dir, "daemon")
-		buildErr = harness.Build(context.Background(), ".", built, false)
-	})
-	if buildErr != nil {
-		t.Fatalf("building this chapter's program: %v", buildErr)
-	}
-	return built
-}
+func program(t *testing.T) string { return steptest.Program(t) }
 
-// startFront starts this chapter's program as a front end on a free port, with flags, and stops it when
-// the test ends.
+// startFront starts this chapter's program as a front end on a free port, with flags, and stops it when the
+// test ends.
 func startFront(t *testing.T, flags ...string) *harness.Server {
 	t.Helper()
-	srv, err := harness.Start(harness.ServerConfig{Command: []string{program(t)}, Flags: flags})
-	if err != nil {
-		t.Fatalf("starting %s %s: %v", filepath.Base(program(t)), strings.Join(flags, " "), err)
-	}
-	t.Cleanup(func() {
-		res := srv.Stop(wait)
-		if len(res.Leftovers) > 0 {
-			t.Errorf("processes left behind after the front end stopped: %v", res.Leftovers)
-		}
-		if t.Failed() {
-			t.Logf("the server's output:\n%s", srv.Output())
-		}
-	})
-	return srv
+	return steptest.Start(t, "the front end", wait, flags...)
 }
 
 // get sends GET target to srv on a connection of its own and returns the response.

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The environment variables and file descriptors of the protocol (see the package documentation).
@@ -78,8 +80,15 @@ func (e *Exec) Spawn(id int) (Process, error) {
 		EnvWorker+"="+strconv.Itoa(id),
 		EnvBeat+"="+strconv.FormatInt(e.Beat.Milliseconds(), 10),
 	)
+	ln, err := inheritable(e.Listener)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("spawn worker %d: %w", id, err)
+	}
+	defer ln.Close()
 	// ExtraFiles[i] becomes fd 3+i in the child; every other fd of ours is close-on-exec.
-	cmd.ExtraFiles = append([]*os.File{e.Listener, w}, e.Files...)
+	cmd.ExtraFiles = append([]*os.File{ln, w}, e.Files...)
 	cmd.Stdout, cmd.Stderr = e.Stdout, e.Stderr
 	if cmd.Stdout == nil {
 		cmd.Stdout = os.Stdout
@@ -115,4 +124,25 @@ func (p *process) Wait() error {
 	err := p.cmd.Wait()
 	p.beats.Close()
 	return err
+}
+
+// inheritable returns a duplicate of the socket in f to put in a child's ExtraFiles, one that leaves the socket
+// in non-blocking mode. os/exec takes each file's descriptor with Fd, and Fd of a socket file that package net
+// made (Listener.File) switches it to blocking mode first. The mode belongs to the socket, shared by every
+// process that holds it: until a new worker switched it back, an accept in any worker would block in the
+// kernel, out of reach of Go's poller, and a worker that never started left it so for good (its siblings then
+// could not stop). Fd of a file made by os.NewFile leaves the mode alone.
+func inheritable(f *os.File) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("the listening socket: %w", err)
+	}
+	dup := -1
+	if err := rc.Control(func(fd uintptr) { dup, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, fmt.Errorf("the listening socket: %w", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the listening socket: dup: %w", err)
+	}
+	return os.NewFile(uintptr(dup), f.Name()), nil
 }

@@ -1,18 +1,23 @@
-// Package steptest holds what the step tests of the chapters share: a bounded wait for a call, and a look at
-// which fields a chapter's own code sets.
+// Package steptest holds what the step tests of the chapters share: a bounded wait for a call, a look at which
+// fields a chapter's own code sets, and the chapter's program built once and started as a server.
 package steptest
 
 import (
+	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"course/harness"
 )
 
 // Within calls f and waits at most d for it to return. If f is still running then, or panicked, it fails t with
@@ -77,4 +82,56 @@ func FieldsSet(dir string, names ...string) (map[string]bool, error) {
 		})
 	}
 	return set, nil
+}
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// Program builds the program of the chapter whose tests run (the package in the current folder), once for all
+// the tests of the run, and returns its path.
+func Program(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		wd, err := os.Getwd()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "steps-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		built = filepath.Join(dir, filepath.Base(wd))
+		buildErr = harness.Build(context.Background(), ".", built, false)
+	})
+	if buildErr != nil {
+		t.Fatalf("building this chapter's program: %v", buildErr)
+	}
+	return built
+}
+
+// Start starts the chapter's program (Program) on a free port, with flags, and stops it when the test ends,
+// giving it grace to exit. The test fails if the stop leaves a process behind: what names the main process
+// ("the master") in that message. The server's output is logged when the test has failed.
+func Start(t testing.TB, what string, grace time.Duration, flags ...string) *harness.Server {
+	t.Helper()
+	prog := Program(t)
+	srv, err := harness.Start(harness.ServerConfig{Command: []string{prog}, Flags: flags})
+	if err != nil {
+		t.Fatalf("starting %s %s: %v", filepath.Base(prog), strings.Join(flags, " "), err)
+	}
+	t.Cleanup(func() {
+		res := srv.Stop(grace)
+		if len(res.Leftovers) > 0 {
+			t.Errorf("processes left behind after %s stopped: %v", what, res.Leftovers)
+		}
+		if t.Failed() {
+			t.Logf("the server's output:\n%s", srv.Output())
+		}
+	})
+	return srv
 }

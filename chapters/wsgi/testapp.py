@@ -273,10 +273,14 @@ def read_body(environ):
 
 
 def burn(seconds):
-    """Spin for seconds, doing a little arithmetic between looks at the clock."""
+    """Spin until this thread has used seconds of CPU, doing a little arithmetic between looks at the clock.
+    The thread's own CPU time (time.thread_time), not the wall clock: while it waits for the GIL it does not
+    count, so a request costs the same CPU however many threads share the process, as an app's real work does.
+    With the wall clock, T threads spinning at once would each do 1/T of the work, and more threads would seem
+    to make a CPU-bound app faster."""
     x = 1
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         for _ in range(100):
             x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
     return x

@@ -183,7 +183,7 @@ func prefork4() []spec.Spec {
 			Check: checkBootFailures(bootSettings),
 		},
 		{
-			ID: "4.10", Title: "SIGHUP under load: new workers first, zero failed", Points: 3, Timeout: 25 * time.Second,
+			ID: "4.10", Title: "SIGHUP under load: new workers first, zero failed", Points: 3, Timeout: 25 * time.Second, Stops: true,
 			Flags: []string{"-workers", "2", "-threads", "4", "-settings", reloadSettings},
 			Why:   readme4 + "#step-6-reload-on-sighup",
 			Hint:  "on SIGHUP start new workers and let the old ones serve until the new ones are ready; then SIGTERM the old ones, which finish their requests. Never close the listening socket.",
@@ -202,6 +202,14 @@ func prefork4() []spec.Spec {
 				"a new version that cannot boot": {
 					Hint:  "when the new workers fail to boot, give up the reload and keep the old workers serving: a broken deployment must not take the site down.",
 					Repro: "echo broken > " + reloadSettings + "; kill -HUP $(pgrep -n -f -- '-addr {addr}'); sleep 1; curl -s http://{addr}/pid",
+				},
+				"a stop after a reload that failed": {
+					Hint: "after a reload whose new workers could not boot, SIGTERM must still stop the server at once when no request " +
+						"runs. The listening socket's non-blocking mode belongs to the socket, shared by every process that holds it: a " +
+						"master that hands it to a new worker in blocking mode, and a worker that dies before it sets it back, leave the " +
+						"other workers' accept blocked in the kernel, where a stop cannot reach it.",
+					Repro: "echo broken > " + reloadSettings + "; kill -HUP $(pgrep -n -f -- '-addr {addr}'); sleep 1; curl -s http://{addr}/pid; " +
+						"grep flags /proc/$(pgrep -n -f -- '-addr {addr}')/fdinfo/3; kill -TERM $(pgrep -n -f -- '-addr {addr}'); time wait",
 				},
 			},
 			Check: checkReload(reloadSettings),
@@ -908,6 +916,18 @@ func reload(t *spec.T, settings string) {
 				t.Fatalf("GET /pid answered by pid %d, not one of the workers that served before this reload %v", pid, now)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	t.Run("a stop after a reload that failed", func(t *spec.T) {
+		// The old workers have taken connections since the new ones failed to boot; now they are idle.
+		if err := t.Server().Signal(syscall.SIGTERM); err != nil {
+			t.Fatalf("%v", err)
+		}
+		term := time.Now()
+		if !waitFor(stopAtOnce, func() bool { done, _ := t.Server().Exited(); return done }) {
+			t.Fatalf("the master was still running %v after SIGTERM, with no request in flight, after a reload whose new workers "+
+				"could not boot: a worker blocked in accept cannot stop (is the listening socket still non-blocking?)",
+				time.Since(term).Round(time.Millisecond))
 		}
 	})
 }

@@ -191,7 +191,7 @@ func daemon5() []spec.Spec {
 		{
 			ID: "5.8", Title: "a daemon that stops talking: 504 after -socket-timeout", Points: 2, Timeout: 15 * time.Second,
 			Flags: []string{"-processes", "1", "-threads", "1", "-socket-timeout", "1s", "-deadlock-timeout", "20s"},
-			Why:   readme5 + "#step-7-requests-that-never-end",
+			Why:   readme5 + "#step-6-the-queue-and-its-timeouts",
 			Hint:  "bound each read and write on the connection to a daemon by -socket-timeout: a daemon that stops (SIGSTOP, a lost machine) gets its request answered 504, or cut short once the response has started.",
 			Repro: "curl -s -i 'http://{addr}/sleep?ms=300' & sleep 0.1; kill -STOP $(ps --ppid $(pgrep -n -f -- '-addr {addr}') -o pid=); wait; kill -CONT $(ps --ppid $(pgrep -n -f -- '-addr {addr}') -o pid=)",
 			Cases: map[string]spec.Case{

@@ -62,6 +62,11 @@ func serveFront(ctx context.Context, cfg *launch.Config, dc *launch.DaemonConfig
 	defer signal.Stop(signals)
 	front, stopFront := context.WithCancelCause(ctx)
 	defer stopFront(nil)
+	// The port first: a port already taken is one clear error, before any daemon starts.
+	ln, gw, err := launch.Listen(front, cfg)
+	if err != nil {
+		return err
+	}
 	managed := make(chan error, 1)
 	go func() {
 		err := master.Run(daemons, signals)
@@ -71,10 +76,6 @@ func serveFront(ctx context.Context, cfg *launch.Config, dc *launch.DaemonConfig
 		managed <- err
 	}()
 
-	ln, gw, err := launch.Listen(front, cfg)
-	if err != nil {
-		return err
-	}
 	log.Printf("front end listening on %s: -daemon %s, %d processes of %d threads on %s", ln.Addr(), dc.Kind,
 		dc.Processes, dc.Threads, sock)
 	h := &hop{socket: sock, connectTimeout: dc.ConnectTimeout, socketTimeout: dc.SocketTimeout}
