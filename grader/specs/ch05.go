@@ -1014,8 +1014,14 @@ func checkPython5(t *spec.T) {
 	t.Run("Python answers", func(t *spec.T) {
 		kids = daemonsOf(t, 2, "with -daemon python -processes 2")
 		for _, pid := range kids {
-			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			if !strings.Contains(string(cmdline), "python") || !strings.Contains(string(cmdline), "daemon.py") {
+			// A daemon just forked shows the front end's command line until it has exec'd the interpreter: the
+			// front end listens before it starts them.
+			var cmdline []byte
+			isPython := func() bool {
+				cmdline, _ = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				return strings.Contains(string(cmdline), "python") && strings.Contains(string(cmdline), "daemon.py")
+			}
+			if !waitFor(3*time.Second, isPython) {
 				t.Fatalf("daemon %d runs %q, want a Python interpreter running daemon.py", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
 			}
 		}
