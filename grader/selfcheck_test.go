@@ -187,6 +187,7 @@ var knownBads = []knownBad{
 		"protocol-fixed":           {"1.11"},
 		"content-type-exact":       {"1.11"},
 		"body-never-closed":        {"1.11"},
+		"accept-gives-up":          {"1.37"},
 	}},
 	{fixture: "threadbad", chapter: 2, race: true, flaws: map[string][]string{
 		"sequential":            {"2.1"},

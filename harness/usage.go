@@ -176,3 +176,60 @@ func MostRunnable(before, after map[int]time.Duration) (tid int, d time.Duration
 	}
 	return tid, d
 }
+
+// LimitOpenFiles lowers the soft limit on open files (RLIMIT_NOFILE) of every process of the run so that it
+// can open only spare more descriptors, keeping each hard limit, as `prlimit --pid PID --nofile=N:` does, and
+// returns a function that puts each soft limit back. The limit bounds descriptor numbers, and a new
+// descriptor takes the lowest free one, so the limit is the lowest free number plus spare. Unlike
+// LimitFiles, it can be undone without privilege: with spare 0, a server runs out of file descriptors at its
+// next accept, then gets them back.
+func (s *Server) LimitOpenFiles(spare uint64) (restore func() error, err error) {
+	ps := s.Processes()
+	if len(ps) == 0 {
+		return nil, errors.New("limit open files: no process of the server is alive")
+	}
+	type saved struct {
+		pid int
+		lim unix.Rlimit
+	}
+	var old []saved
+	restore = func() error {
+		var errs []error
+		for _, o := range old {
+			if err := unix.Prlimit(o.pid, unix.RLIMIT_NOFILE, &o.lim, nil); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("restore the open files limit of process %d: %w", o.pid, err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, p := range ps {
+		var cur unix.Rlimit
+		if err := unix.Prlimit(p.Pid, unix.RLIMIT_NOFILE, nil, &cur); err != nil {
+			restore()
+			return nil, fmt.Errorf("read the open files limit of process %d: %w", p.Pid, err)
+		}
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.Pid))
+		if err != nil {
+			restore()
+			return nil, fmt.Errorf("count the open files of process %d: %w", p.Pid, err)
+		}
+		open := map[int]bool{}
+		for _, fd := range fds {
+			if n, err := strconv.Atoi(fd.Name()); err == nil {
+				open[n] = true
+			}
+		}
+		free := 0
+		for open[free] {
+			free++
+		}
+		n := uint64(free) + spare
+		lim := unix.Rlimit{Cur: min(n, cur.Max), Max: cur.Max}
+		if err := unix.Prlimit(p.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+			restore()
+			return nil, fmt.Errorf("limit the open files of process %d to %d: %w", p.Pid, n, err)
+		}
+		old = append(old, saved{p.Pid, cur})
+	}
+	return restore, nil
+}

@@ -481,6 +481,6 @@ var chapter1 = []Mutant{
 		New:     "\t\tlog.Printf(\"accept: %v\", err)\n\t\treturn nil, err\n",
 		Bug:     "The accept loop gives up on any error of Accept, out of file descriptors too, instead of pausing and retrying.",
 		Shows:   "Out of file descriptors (more connections at once than ulimit -n allows), the server exits; the reference waits and serves them once descriptors free up.",
-		Killers: []string{"1.1"},
+		Killers: []string{"1.37"},
 	},
 }

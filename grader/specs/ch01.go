@@ -34,7 +34,7 @@ func chapter1() *Chapter {
 			"http1.ParseRequestLine(", "http1.ReadHeader(", "http1.ParseField(", "http1.CheckHost(",
 			"http1.BodyLength(", "http1.LengthBody(", "http1.ChunkedBody(", "http1.ParseChunkSize(",
 			".ServeConn(", ".HTTP1("},
-		Specs: append(correctness1(blockingFlags), headOfLine1, shutdownSpec(stopPlan{id: "1.36", why: readme1 + "#keep-alive", idle: 1})),
+		Specs: append(correctness1(blockingFlags), headOfLine1, shutdownSpec(stopPlan{id: "1.36", why: readme1 + "#keep-alive", idle: 1}), outOfFiles1),
 	}
 }
 
@@ -689,6 +689,57 @@ var headOfLine1 = spec.Spec{
 	Hint:  "both requests must get their 200; how long the second waits is the lesson of this chapter, not a failure.",
 	Repro: "curl -s -o /dev/null -w '%{time_total}s\\n' 'http://{addr}/sleep?ms=300' & curl -s -o /dev/null -w '%{time_total}s\\n' 'http://{addr}/sleep?ms=300'; wait",
 	Check: checkHeadOfLine,
+}
+
+// outOfFiles1 checks the accept loop against EMFILE: out of file descriptors, accept fails until a descriptor
+// is free again, and a loop that returns on any error of accept takes the server down with it.
+var outOfFiles1 = spec.Spec{
+	ID: "1.37", Title: "out of file descriptors: wait, then serve", Points: 2, Timeout: 10 * time.Second,
+	Fresh: true,
+	Why:   readme1 + "#the-accept-loop",
+	Hint: "when accept fails because the process is out of file descriptors (EMFILE), log it, wait a moment (a tenth of " +
+		"a second) and accept again: the error goes away as soon as a connection closes. A server that returns from its " +
+		"accept loop on it dies under the first burst of connections.",
+	Repro: "P=$(pgrep -nf -- '-addr {addr}'); prlimit --pid $P --nofile=$(ls /proc/$P/fd | wc -l):; curl -s -m 1 http://{addr}/hello; " +
+		"kill -0 $P && echo still running; prlimit --pid $P --nofile=1024:; curl -s http://{addr}/hello",
+	Check: checkOutOfFiles1,
+}
+
+func checkOutOfFiles1(t *spec.T) {
+	restore, err := t.Server().LimitOpenFiles(0)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	restored := false
+	defer func() {
+		if !restored {
+			restore()
+		}
+	}()
+	t.Logf("the server's soft limit on open files is now the number it has open: its next accept fails with EMFILE")
+	c := t.Dial() // the kernel completes the connection in the backlog, accepted or not
+	req := get("/hello")
+	if err := c.SendString(req); err != nil {
+		t.Fatalf("sending %s: %v", firstLine(req), err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if exited, how := t.Server().Exited(); exited {
+		t.Fatalf("the server exited (%s) when accept failed for want of a file descriptor (EMFILE): that error passes "+
+			"as soon as a connection closes; log it, wait a moment, and accept again", how)
+	}
+	if err := restore(); err != nil {
+		t.Fatalf("%v", err)
+	}
+	restored = true
+	t.Expect(req, "", "200 OK within 3 s, once the server has file descriptors again")
+	r, err := c.ReadResponse(3*time.Second, false)
+	switch {
+	case err != nil:
+		t.Fatalf("the request waiting in the backlog while the server was out of file descriptors: %s, 3 s after it "+
+			"had them back; want 200: accept again, after a pause, until it works", harness.DescribeNetError(err))
+	case r.Status != 200:
+		t.Fatalf("the request waiting in the backlog while the server was out of file descriptors got %s, want 200", status(r))
+	}
 }
 
 const hello = "Hello, World!\n"

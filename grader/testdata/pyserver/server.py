@@ -431,6 +431,10 @@ def main():
             sock, _ = listener.accept()
         except socket.timeout:
             continue
+        except OSError as e:  # out of file descriptors (EMFILE): passes when a connection closes
+            log("accept: %s" % e)
+            time.sleep(0.1)
+            continue
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each write is a whole response, or part
         serve_conn(sock, app, opts)
     listener.close()
