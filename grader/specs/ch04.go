@@ -665,15 +665,27 @@ func checkHungWorker(t *spec.T) {
 				t.Fatalf("the hung worker (pid %d) still runs", hung)
 			}
 			children(t, 2, 3*time.Second, "after the hung worker was killed")
-			line := logLine(t.Server().Output(), strconv.Itoa(hung), "timeout", "timed out", "heartbeat", "silent", "hung", "stuck")
+			// The output comes through a pipe the harness reads on its own goroutine: on a loaded machine the
+			// line may still be on its way.
+			var line string
+			waitFor(2*time.Second, func() bool {
+				line = logLine(t.Server().Output(), strconv.Itoa(hung), "timeout", "timed out", "heartbeat", "silent", "hung", "stuck")
+				return line != ""
+			})
 			if line == "" {
 				t.Errorf("no line of the server's output names the killed worker's pid %d with the reason (a timeout): "+
-					"the log must say which worker was killed, and why", hung)
+					"the log must say which worker was killed, and why; the output's last lines:\n%s", hung, lastLines(t.Server().Output(), 8))
 			} else {
 				t.Logf("logged: %s", line)
 			}
 		})
 	}
+}
+
+// lastLines returns the last n lines of out, indented.
+func lastLines(out string, n int) string {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	return "    " + strings.Join(lines[max(len(lines)-n, 0):], "\n    ")
 }
 
 // logLine returns the first line of out that holds needle and one of the words, or "".
