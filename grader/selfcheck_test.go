@@ -432,6 +432,22 @@ func repoRootT(t *testing.T) string {
 	return root
 }
 
+// TestSolutionsAreComplete checks that no solution file still holds a starter's TODO or its "not written yet"
+// answer: a solution is the whole answer, and what a given file shares with the starter must not carry them.
+func TestSolutionsAreComplete(t *testing.T) {
+	root := repoRootT(t)
+	files, err := filepath.Glob(filepath.Join(root, "solutions", "*", "*.go"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, mark := range []string{"TODO", "not written yet"} {
+			require.NotContains(t, string(b), mark, "%s: a solution must be complete", f)
+		}
+	}
+}
+
 // TestGivenFilesMatchSolutions checks that a starter's given files, those without a TODO for the learner,
 // are the solution's own, byte for byte: the learner builds on the code the solution was tested with.
 func TestGivenFilesMatchSolutions(t *testing.T) {

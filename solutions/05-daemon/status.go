@@ -26,8 +26,3 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
-
-// notWritten is what the starter answers until a step is written.
-func notWritten(step int, what string) error {
-	return fmt.Errorf("step %d is not written yet: see the TODO of %s", step, what)
-}
