@@ -257,6 +257,7 @@ var knownBads = []knownBad{
 		"no-timeout":               {"4.8"},
 		"eager-timeout":            {"4.8"},
 		"beat-through":             {"4.8"},
+		"silent-kill":              {"4.8"},
 		"respawn-loop":             {"4.9"},
 		"kill-old-first":           {"4.10"},
 		"close-listener-on-reload": {"4.10"},

@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"course/chapters/gateway"
 	"course/chapters/launch"
+	"course/chapters/steptest"
 )
 
 // Step 1: the listening socket. README: "Step 1: the listening socket".
@@ -105,7 +100,7 @@ func TestStep1Listen(t *testing.T) {
 			}
 		}},
 		{"the server's code sets MultiThread and MultiProcess itself: a decision, not a zero value left as it was", func(t *testing.T, ctx context.Context, cancel context.CancelFunc) {
-			set, err := fieldsSet("MultiThread", "MultiProcess")
+			set, err := steptest.FieldsSet(".", "MultiThread", "MultiProcess")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,40 +133,4 @@ func TestStep1Listen(t *testing.T) {
 			tt.check(t, ctx, cancel)
 		})
 	}
-}
-
-// fieldsSet reports which of the named fields the package's own code (its files but the tests) sets, in a
-// composite literal (Name: value) or an assignment (x.Name = value).
-func fieldsSet(names ...string) (map[string]bool, error) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		return nil, err
-	}
-	set := map[string]bool{}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			return nil, err
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.KeyValueExpr:
-				if id, ok := n.Key.(*ast.Ident); ok && slices.Contains(names, id.Name) {
-					set[id.Name] = true
-				}
-			case *ast.AssignStmt:
-				for _, lhs := range n.Lhs {
-					if sel, ok := lhs.(*ast.SelectorExpr); ok && slices.Contains(names, sel.Sel.Name) {
-						set[sel.Sel.Name] = true
-					}
-				}
-			}
-			return true
-		})
-	}
-	return set, nil
 }

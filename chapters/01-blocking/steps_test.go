@@ -14,42 +14,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"course/chapters/http1"
+	"course/chapters/steptest"
 )
 
 // small are the limits the tests of steps 3 to 7 read with, small enough to keep the cases short.
 var small = http1.Limits{MaxLine: 32, MaxHeaders: 4, MaxHeaderBytes: 64, MaxBody: 16}
 
-// within calls f and waits at most d for it to return. If f is still running, or panicked, it fails the test
-// with a message that names what, and reports false.
+// within calls f and waits at most d for it to return, and fails the test if it does not, or panics.
 func within(t *testing.T, d time.Duration, what string, f func()) bool {
 	t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Sprintf("%v\n%s", r, debug.Stack())
-			}
-		}()
-		f()
-		done <- ""
-	}()
-	select {
-	case p := <-done:
-		if p != "" {
-			t.Errorf("%s panicked: %s", what, p)
-			return false
-		}
-		return true
-	case <-time.After(d):
-		t.Errorf("%s did not return within %v: does it wait for bytes that never come, or loop?", what, d)
-		return false
-	}
+	return steptest.WithinHint(t, d, what, "does it wait for bytes that never come, or loop?", f)
 }
 
 // wantRefusal checks that err refuses a request with status code: an *http1.Error with that Code.

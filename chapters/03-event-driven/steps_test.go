@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +31,7 @@ import (
 	"course/chapters/app"
 	"course/chapters/gateway"
 	"course/chapters/launch"
+	"course/chapters/steptest"
 )
 
 // t0 is the time at which a test that keeps its own clock starts.
@@ -159,31 +159,10 @@ func listening(t *testing.T, l *loop) string {
 	return "127.0.0.1:" + l.gw.Port
 }
 
-// within calls f and waits at most d for it to return. If f is still running, or panicked, it fails the test
-// with a message that names what, and reports false.
+// within calls f and waits at most d for it to return, and fails the test if it does not, or panics.
 func within(t *testing.T, d time.Duration, what string, f func()) bool {
 	t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Sprintf("%v\n%s", r, debug.Stack())
-			}
-		}()
-		f()
-		done <- ""
-	}()
-	select {
-	case p := <-done:
-		if p != "" {
-			t.Errorf("%s panicked: %s", what, p)
-			return false
-		}
-		return true
-	case <-time.After(d):
-		t.Errorf("%s did not return within %v: the loop's functions never wait (is a socket blocking, or a loop endless?)", what, d)
-		return false
-	}
+	return steptest.WithinHint(t, d, what, "the loop's functions never wait (is a socket blocking, or a loop endless?)", f)
 }
 
 // peer is the client end of a connection.

@@ -24,6 +24,13 @@ import (
 // a message that names what, and reports false; f may go on running, on a goroutine of its own.
 func Within(t testing.TB, d time.Duration, what string, f func()) bool {
 	t.Helper()
+	return WithinHint(t, d, what, "", f)
+}
+
+// WithinHint is Within whose message, when f does not return in time, ends with hint: the chapter's likely
+// cause ("does it wait for bytes that never come?").
+func WithinHint(t testing.TB, d time.Duration, what, hint string, f func()) bool {
+	t.Helper()
 	done := make(chan string, 1)
 	go func() {
 		defer func() {
@@ -42,7 +49,10 @@ func Within(t testing.TB, d time.Duration, what string, f func()) bool {
 		}
 		return true
 	case <-time.After(d):
-		t.Errorf("%s did not return within %v", what, d)
+		if hint != "" {
+			hint = ": " + hint
+		}
+		t.Errorf("%s did not return within %v%s", what, d, hint)
 		return false
 	}
 }
