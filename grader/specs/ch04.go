@@ -209,7 +209,7 @@ func prefork4() []spec.Spec {
 						"master that hands it to a new worker in blocking mode, and a worker that dies before it sets it back, leave the " +
 						"other workers' accept blocked in the kernel, where a stop cannot reach it.",
 					Repro: "echo broken > " + reloadSettings + "; kill -HUP $(pgrep -n -f -- '-addr {addr}'); sleep 1; curl -s http://{addr}/pid; " +
-						"grep flags /proc/$(pgrep -n -f -- '-addr {addr}')/fdinfo/3; kill -TERM $(pgrep -n -f -- '-addr {addr}'); time wait",
+						"time (kill -TERM $(pgrep -n -f -- '-addr {addr}'); while pgrep -f -- '-addr {addr}' >/dev/null; do sleep 0.1; done)   # at once, not -shutdown-timeout",
 				},
 			},
 			Check: checkReload(reloadSettings),
